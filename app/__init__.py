@@ -1,0 +1,94 @@
+"""The application factory. This is the only module that knows how Connexion is wired."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+import connexion
+from connexion.apis.flask_api import FlaskApi
+from connexion.jsonifier import Jsonifier
+from flask import Flask, g, request
+
+from app.config import Config, load_config
+from app.errors import API_PREFIX, register_error_handlers, request_id
+from app.extensions import init_db
+from app.jsonutil import StableflowJSONProvider, WireJson
+from app.paths import spec_path
+
+log = logging.getLogger(__name__)
+
+
+class _Api(FlaskApi):
+    @classmethod
+    def _set_jsonifier(cls):
+        cls.jsonifier = Jsonifier(WireJson)
+
+
+class _App(connexion.FlaskApp):
+    def __init__(self, import_name, **kwargs):
+        connexion.apps.abstract.AbstractApp.__init__(self, import_name, _Api, server="flask", **kwargs)
+        self.extra_files = []
+
+    def set_errors_handlers(self):
+        # register_error_handlers() installs ours once the Flask app exists.
+        pass
+
+
+def create_app(config_overrides: Mapping[str, Mapping[str, object]] | None = None, *, api: bool = True) -> Flask:
+    """Build the WSGI app. `api=False` gives the database-only app the CLI and scheduler use."""
+    conf = load_config(config_overrides)
+    from app.logging_setup import configure_logging
+
+    configure_logging(conf)
+    if api:
+        cx = _App(__name__, specification_dir=str(spec_path().parent))
+        flask_app = cx.app
+    else:
+        cx = None
+        flask_app = Flask(__name__)
+    flask_app.json = StableflowJSONProvider(flask_app)
+    flask_app.extensions["stableflow.conf"] = conf
+    _configure_flask(flask_app, conf)
+    init_db(flask_app, conf)
+    if api:
+        from app.security import init_auth
+
+        init_auth(flask_app, conf)
+        cx.add_api(
+            spec_path().name,
+            base_path=API_PREFIX,
+            strict_validation=True,
+            validate_responses=conf.getboolean("api", "validate_responses"),
+            options={"swagger_ui": True, "serve_spec": True},
+        )
+        _register_hooks(flask_app, conf)
+    register_error_handlers(flask_app)
+    return flask_app
+
+
+def _configure_flask(app: Flask, conf: Config) -> None:
+    secret = conf.get("webserver", "secret_key")
+    if not secret:
+        from app.secrets_check import missing_secret_key
+
+        secret = missing_secret_key(conf)
+    app.config["SECRET_KEY"] = secret
+    app.config["MAX_CONTENT_LENGTH"] = conf.getint("webserver", "max_content_length")
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["SESSION_COOKIE_NAME"] = "stableflow_session"
+    app.config["JSON_SORT_KEYS"] = True
+
+
+def _register_hooks(app: Flask, conf: Config) -> None:
+    @app.before_request
+    def _assign_request_id():
+        g.request_id = request.headers.get("X-Request-ID", "")[:64] or None
+
+    @app.after_request
+    def _api_headers(response):
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        if request.path.startswith(API_PREFIX):
+            response.headers.setdefault("Cache-Control", "no-store")
+            response.headers["X-Request-ID"] = request_id()
+        return response

@@ -1,0 +1,57 @@
+"""Login bookkeeping: last_login and counters, and the failed-login lockout window."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from sqlalchemy import func, update
+
+from app.extensions import db
+from app.models import User, utcnow
+
+log = logging.getLogger(__name__)
+
+# last_login is refreshed at most this often: a write per authenticated request would make every
+# read a write.
+_LAST_LOGIN_GRANULARITY = dt.timedelta(seconds=60)
+
+
+def too_many_failures(user: User, conf) -> bool:
+    limit = conf.getint("api", "max_failed_logins")
+    if limit <= 0 or not user.fail_login_count or user.first_failed_login is None:
+        return False
+    window = dt.timedelta(seconds=conf.getint("api", "failed_login_window"))
+    if utcnow() - user.first_failed_login > window:
+        return False
+    return user.fail_login_count >= limit
+
+
+def record_failed_login(user: User, conf) -> None:
+    now = utcnow()
+    window = dt.timedelta(seconds=conf.getint("api", "failed_login_window"))
+    restart = user.first_failed_login is None or now - user.first_failed_login > window
+    values = (
+        {"fail_login_count": 1, "first_failed_login": now}
+        if restart
+        else {"fail_login_count": func.coalesce(User.fail_login_count, 0) + 1}
+    )
+    db.session.execute(update(User).where(User.id == user.id).values(**values))
+    db.session.commit()
+    log.info("Failed login for user %s", user.username)
+
+
+def record_successful_login(user: User) -> None:
+    now = utcnow()
+    if user.fail_login_count or user.last_login is None or now - user.last_login > _LAST_LOGIN_GRANULARITY:
+        db.session.execute(
+            update(User)
+            .where(User.id == user.id)
+            .values(
+                last_login=now,
+                login_count=func.coalesce(User.login_count, 0) + 1,
+                fail_login_count=0,
+                first_failed_login=None,
+            )
+        )
+        db.session.commit()
+        db.session.refresh(user)

@@ -1,0 +1,1 @@
+"""One module per resource; each function is named after the operationId it serves."""
