@@ -1,0 +1,1 @@
+"""DAG files: the structure they parse into, the parser, the processor, the examples."""
