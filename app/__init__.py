@@ -62,6 +62,7 @@ def create_app(config_overrides: Mapping[str, Mapping[str, object]] | None = Non
             options={"swagger_ui": True, "serve_spec": True},
         )
         _register_hooks(flask_app, conf)
+        # [app:cors]
     register_error_handlers(flask_app)
     return flask_app
 

@@ -261,5 +261,13 @@ def _supervise(children: list[subprocess.Popen]) -> None:
     sys.exit(0 if stopping else next((c for c in codes if c), 0))
 
 
+# -- command groups defined in other modules; each slice replaces its own marker line ----------
+# [cli:access]
+# [cli:resources]
+# [cli:dags]
+# [cli:runs]
+# [cli:scheduler]
+
+
 if __name__ == "__main__":
     main()
