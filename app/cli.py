@@ -19,7 +19,6 @@ from app.version import __version__
 def app_context():
     """A database-only app (no Connexion) for commands that touch the metadata database."""
     from app import create_app
-
     from app.extensions import db
 
     app = create_app(api=False)

@@ -73,9 +73,10 @@ def migrate(engine: Engine | None = None) -> None:
 
 
 def sync_default_data() -> None:
-    from app.rbac import sync_roles
-    from app.models import Pool
     from sqlalchemy import select
+
+    from app.models import Pool
+    from app.rbac import sync_roles
 
     sync_roles()
     if db.session.execute(select(Pool.id).where(Pool.pool == "default_pool")).first() is None:

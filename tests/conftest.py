@@ -111,7 +111,6 @@ def _clean_db(request, app, _seed_snapshot):
     with app.app_context():
         restore_snapshot(db.engine, _seed_snapshot)
         db.session.remove()
-    yield
 
 
 @pytest.fixture

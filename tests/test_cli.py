@@ -51,7 +51,8 @@ def test_db_migrate_twice_then_check_and_reset(runner):
     second = runner.invoke(cli, ["db", "migrate"])
     assert second.exit_code == 0, second.output
     check = runner.invoke(cli, ["db", "check"])
-    assert check.exit_code == 0 and "up to date" in check.output
+    assert check.exit_code == 0
+    assert "up to date" in check.output
     reset = runner.invoke(cli, ["db", "reset", "--yes"])
     assert reset.exit_code == 0, reset.output
 

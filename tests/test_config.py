@@ -32,7 +32,8 @@ def test_first_run_creates_user_file_with_fresh_keys(home):
     assert oct(user_file.stat().st_mode & 0o777) == "0o600"
     secret = first.get("webserver", "secret_key")
     fernet = first.get("core", "fernet_key")
-    assert len(secret) >= 32 and len(fernet) == 44
+    assert len(secret) >= 32
+    assert len(fernet) == 44
     again = load_config(environ={})
     assert again.get("webserver", "secret_key") == secret
 

@@ -11,10 +11,10 @@ from app.models.dag import (
 )
 from app.models.dag_run import DagRun, Job, TaskInstance, TaskInstanceHistory, XCom
 from app.models.dataset import (
+    DagScheduleDatasetReference,
     Dataset,
     DatasetDagRunQueue,
     DatasetEvent,
-    DagScheduleDatasetReference,
     TaskOutletDatasetReference,
     dagrun_dataset_event,
 )

@@ -1,13 +1,13 @@
 """baseline schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: (baseline)
 """
-from alembic import op
 import sqlalchemy as sa
-import app.models.base
+from alembic import op
 
+import app.models.base
 
 revision = '0001'
 down_revision = None
