@@ -4,14 +4,18 @@ No user input reaches SQL text: ordering maps API names to column objects, filte
 """
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from flask import current_app
+from marshmallow import Schema, ValidationError
 from sqlalchemy import Select, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
-from app.errors import BadRequest, NotFound
+from app.errors import AlreadyExists, BadRequest, NotFound
 from app.extensions import db
 
 
@@ -72,6 +76,13 @@ def paginate(
     return Page(items, total)
 
 
+def paginate_list(items: Sequence, *, limit: int | None, offset: int | None) -> Page:
+    """Page an in-memory list (plugins) with the same limit and offset rules as `paginate`."""
+    limit = check_limit(limit)
+    offset = check_offset(offset)
+    return Page(list(items[offset:offset + limit]), len(items))
+
+
 # -- ordering ----------------------------------------------------------------------------------
 def order_by_clause(
     order_by: str | None,
@@ -102,6 +113,21 @@ def apply_range(stmt: Select, column: ColumnElement, gte=None, lte=None) -> Sele
     if lte is not None:
         stmt = stmt.where(column <= lte)
     return stmt
+
+
+def parse_datetime(value: str | dt.datetime) -> dt.datetime:
+    """A `date-time` query value (Connexion passes the string) as an aware datetime; naive is 400."""
+    if isinstance(value, dt.datetime):
+        parsed = value
+    else:
+        text = value.strip()
+        try:
+            parsed = dt.datetime.fromisoformat(text[:-1] + "+00:00" if text[-1:] in "Zz" else text)
+        except ValueError as exc:
+            raise BadRequest("Incorrect datetime argument", str(exc)) from None
+    if parsed.tzinfo is None:
+        raise BadRequest("Incorrect datetime argument", "Naive datetime is disallowed")
+    return parsed
 
 
 def escape_like(value: str, escape: str = "\\") -> str:
@@ -135,6 +161,47 @@ def one_or_404(stmt: Select, title: str = "Not Found", detail: str | None = None
     return row
 
 
+# -- request bodies ----------------------------------------------------------------------------
+def load_or_400(schema: Schema, data, *, partial: bool = False, title: str | None = None) -> dict:
+    """Validate `data` with a marshmallow schema; errors are 400 with Airflow's detail text."""
+    try:
+        return schema.load(data if data is not None else {}, partial=partial)
+    except ValidationError as err:
+        raise BadRequest(title, str(err.messages)) from None
+
+
+def require_fields(data: Mapping[str, object], names: Iterable[str]) -> None:
+    """400 naming every required body property that is missing, as Airflow words it."""
+    missing = sorted(name for name in names if name not in data)
+    if missing:
+        raise BadRequest(detail=f"Missing required property(ies): {missing}")
+
+
+# -- writes ------------------------------------------------------------------------------------
+def commit_or_conflict(detail: str) -> None:
+    """Commit; a unique-constraint violation becomes a 409 with `detail`, and nothing is kept.
+
+    The database decides uniqueness, so two concurrent creators cannot both succeed.
+    """
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise AlreadyExists(detail=detail) from None
+
+
+def upsert(model, values: Mapping[str, object], *, key: Sequence[str]) -> None:
+    """Insert a row, or update it in place when one with the same `key` columns exists.
+
+    One atomic statement (INSERT ... ON CONFLICT DO UPDATE) on SQLite and PostgreSQL alike, so
+    concurrent upserts of one key never fail and never leave duplicates. Does not commit.
+    """
+    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(model).values(**values)
+    changed = {name: stmt.excluded[name] for name in values if name not in key}
+    db.session.execute(stmt.on_conflict_do_update(index_elements=list(key), set_=changed))
+
+
 # -- update masks ------------------------------------------------------------------------------
 def apply_update_mask(
     data: Mapping[str, object],
@@ -142,19 +209,24 @@ def apply_update_mask(
     *,
     updatable: Iterable[str],
     message: str = "'{field}' is unknown or cannot be updated.",
+    missing_message: str = "'{field}' is in update_mask but not in the request body.",
 ) -> dict:
-    """Keep only the masked fields of `data`; an unknown or read-only mask name is 400.
+    """The fields of `data` (API names) a PATCH changes.
 
-    Without a mask, every writable field present in `data` is kept.
+    With a mask (names, or one comma-separated string), exactly the masked fields: a name that is
+    unknown or not in `updatable` is 400 `message`, and a masked name absent from `data` is 400
+    `missing_message` (as in Airflow, a mask never silently clears a field). Without a mask, every
+    updatable field present in `data` replaces the stored one; the others stay as they are.
     """
     updatable = set(updatable)
-    if not update_mask:
+    names = split_csv(update_mask)
+    if not names:
         return {k: v for k, v in data.items() if k in updatable}
     selected = {}
-    for raw in update_mask:
-        name = raw.strip()
+    for name in names:
         if name not in updatable:
             raise BadRequest(detail=message.format(field=name))
-        if name in data:
-            selected[name] = data[name]
+        if name not in data:
+            raise BadRequest(detail=missing_message.format(field=name))
+        selected[name] = data[name]
     return selected
