@@ -52,6 +52,8 @@ class TaskSpec:
     operator: str = "EmptyOperator"
     # Module path shown in `class_ref` (e.g. airflow.operators.empty).
     operator_module: str = "airflow.operators.empty"
+    # What Airflow shows as `operator_name` (the class name, or e.g. "@task" for decorated tasks).
+    operator_name: str = "EmptyOperator"
     upstream: list[str] = field(default_factory=list)
     downstream: list[str] = field(default_factory=list)
     trigger_rule: str = "all_success"
@@ -75,7 +77,8 @@ class TaskSpec:
     inlets: list[str] = field(default_factory=list)
     # argument name -> list of values; one mapped task instance per element (product if several).
     expand: dict[str, list] | None = None
-    # Operator fields shown as template_fields, e.g. {"bash_command": "echo 1"}.
+    # The operator's template fields in Airflow's order, with their values from the file (None
+    # when not set), e.g. {"bash_command": "echo 1", "env": None, "cwd": None}.
     template_fields: dict[str, Any] = field(default_factory=dict)
     ui_color: str = "#fff"
     ui_fgcolor: str = "#000"
