@@ -1,0 +1,146 @@
+"""Pools: CRUD, with slot counts computed from task instances in one grouped query per request."""
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+from flask import Response
+from sqlalchemy import delete, func, select
+
+from app.audit import action_logging
+from app.errors import BadRequest, NotFound
+from app.extensions import db
+from app.models import Pool, TaskInstance
+from app.queries import (
+    apply_update_mask,
+    commit_or_conflict,
+    load_or_400,
+    order_by_clause,
+    paginate,
+    require_fields,
+)
+from app.schemas.pool_schema import (
+    UNLIMITED,
+    PoolCollection,
+    pool_body_schema,
+    pool_collection_schema,
+    pool_schema,
+)
+from app.security import CAN_CREATE, CAN_DELETE, CAN_EDIT, CAN_READ, RESOURCE_POOL, perm, requires_access
+
+DEFAULT_POOL = "default_pool"
+ORDER_BY = {"id": Pool.id, "name": Pool.pool, "slots": Pool.slots}
+UPDATABLE = ("name", "slots", "description", "include_deferred")
+# API name -> column, where they differ.
+COLUMNS = {"name": "pool"}
+COUNTED_STATES = ("running", "queued", "scheduled", "deferred")
+
+
+def _slot_counts(names: Iterable[str]) -> dict[str, dict[str, int]]:
+    """pool -> state -> sum of pool_slots, for the counted states, in one grouped query."""
+    names = list(names)
+    counts: dict[str, dict[str, int]] = defaultdict(dict)
+    if not names:
+        return counts
+    stmt = (
+        select(TaskInstance.pool, TaskInstance.state, func.sum(TaskInstance.pool_slots))
+        .where(TaskInstance.pool.in_(names), TaskInstance.state.in_(COUNTED_STATES))
+        .group_by(TaskInstance.pool, TaskInstance.state)
+    )
+    for pool, state, slots in db.session.execute(stmt):
+        counts[pool][state] = int(slots or 0)
+    return counts
+
+
+def _view(pool: Pool, counts: dict[str, int]) -> dict:
+    running, queued = counts.get("running", 0), counts.get("queued", 0)
+    scheduled, deferred = counts.get("scheduled", 0), counts.get("deferred", 0)
+    occupied = running + queued + (deferred if pool.include_deferred else 0)
+    # -1 (unlimited) has no finite number of open slots; Airflow's `inf` breaks the response.
+    open_slots = UNLIMITED if pool.slots == UNLIMITED else max(pool.slots - occupied, 0)
+    return {
+        "pool": pool.pool,
+        "slots": pool.slots,
+        "description": pool.description,
+        "include_deferred": pool.include_deferred,
+        "occupied_slots": occupied,
+        "running_slots": running,
+        "queued_slots": queued,
+        "scheduled_slots": scheduled,
+        "deferred_slots": deferred,
+        "open_slots": open_slots,
+    }
+
+
+def _dump(pool: Pool) -> dict:
+    return pool_schema.dump(_view(pool, _slot_counts([pool.pool])[pool.pool]))
+
+
+def _get_or_404(pool_name: str) -> Pool:
+    pool = db.session.execute(select(Pool).where(Pool.pool == pool_name)).scalar()
+    if pool is None:
+        raise NotFound(detail=f"Pool with name:'{pool_name}' not found")
+    return pool
+
+
+def _assign(pool: Pool, data: dict) -> None:
+    for name, value in data.items():
+        setattr(pool, COLUMNS.get(name, name), value)
+
+
+@requires_access(perm(CAN_READ, RESOURCE_POOL))
+def get_pools(*, limit: int | None = None, offset: int | None = None, order_by: str | None = None):
+    """List pools with their slot counts."""
+    stmt = select(Pool).order_by(*order_by_clause(order_by, ORDER_BY, "id", tiebreak=Pool.id))
+    page = paginate(stmt, limit=limit, offset=offset)
+    counts = _slot_counts(pool.pool for pool in page.items)
+    views = [_view(pool, counts[pool.pool]) for pool in page.items]
+    return pool_collection_schema.dump(PoolCollection(views, page.total_entries))
+
+
+@requires_access(perm(CAN_READ, RESOURCE_POOL))
+def get_pool(*, pool_name: str):
+    """Show one pool."""
+    return _dump(_get_or_404(pool_name))
+
+
+@requires_access(perm(CAN_CREATE, RESOURCE_POOL))
+@action_logging()
+def post_pool(*, body: dict):
+    """Create a pool; a taken name is 409."""
+    require_fields(body, ("name", "slots"))
+    data = load_or_400(pool_body_schema, body)
+    pool = Pool(include_deferred=False)
+    _assign(pool, data)
+    db.session.add(pool)
+    commit_or_conflict(f"Pool: {pool.pool} already exists")
+    return _dump(pool)
+
+
+@requires_access(perm(CAN_EDIT, RESOURCE_POOL))
+@action_logging()
+def patch_pool(*, pool_name: str, body: dict, update_mask: list[str] | None = None):
+    """Update a pool: the masked fields, or without a mask the whole writable body (renames too)."""
+    if not update_mask:
+        require_fields(body, ("name", "slots"))
+    data = load_or_400(pool_body_schema, body)
+    data = apply_update_mask(data, update_mask, updatable=UPDATABLE, message="Invalid field: {field} in update mask")
+    pool = _get_or_404(pool_name)
+    if pool_name == DEFAULT_POOL and data.get("name", DEFAULT_POOL) != DEFAULT_POOL:
+        raise BadRequest(detail="Default Pool's name can't be modified")
+    _assign(pool, data)
+    commit_or_conflict(f"Pool: {pool.pool} already exists")
+    return _dump(pool)
+
+
+@requires_access(perm(CAN_DELETE, RESOURCE_POOL))
+@action_logging()
+def delete_pool(*, pool_name: str):
+    """Delete a pool; default_pool stays."""
+    if pool_name == DEFAULT_POOL:
+        raise BadRequest(detail="Default Pool can't be deleted")
+    if db.session.execute(delete(Pool).where(Pool.pool == pool_name)).rowcount == 0:
+        db.session.rollback()
+        raise NotFound(detail=f"Pool with name:'{pool_name}' not found")
+    db.session.commit()
+    return Response(status=204)
