@@ -4,12 +4,16 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from flask import has_request_context, request
 from sqlalchemy import func, update
 
+from app.audit import record_event
 from app.extensions import db
 from app.models import User, utcnow
 
 log = logging.getLogger(__name__)
+
+FAILED_LOGIN_EVENT = "failed_login"
 
 # last_login is refreshed at most this often: a write per authenticated request would make every
 # read a write.
@@ -36,6 +40,9 @@ def record_failed_login(user: User, conf) -> None:
         else {"fail_login_count": func.coalesce(User.fail_login_count, 0) + 1}
     )
     db.session.execute(update(User).where(User.id == user.id).values(**values))
+    # In the audit log too, committed with the counter: who, and from where (never the password).
+    extra = {"remote_addr": request.remote_addr} if has_request_context() else None
+    record_event(FAILED_LOGIN_EVENT, owner=user.username, extra=extra, commit=False)
     db.session.commit()
     log.info("Failed login for user %s", user.username)
 

@@ -30,8 +30,19 @@ SENSITIVE_OPTIONS = frozenset(
         ("database", "sql_alchemy_conn"),
         ("webserver", "secret_key"),
         ("testing", "admin_password"),
+        # Airflow's secret-bearing options, in case an airflow.cfg section is copied over.
+        ("core", "internal_api_secret_key"),
+        ("celery", "broker_url"),
+        ("celery", "result_backend"),
+        ("celery", "flower_basic_auth"),
+        ("secrets", "backend_kwargs"),
+        ("sentry", "sentry_dsn"),
+        ("smtp", "smtp_password"),
     }
 )
+# Any option whose key contains one of these words holds a secret too, whatever its section: new
+# options (ours, or copied from an airflow.cfg) are hidden without being listed above.
+SENSITIVE_KEY_WORDS = ("password", "passwd", "secret", "token", "private_key", "api_key", "credential", "dsn")
 
 
 class ConfigError(Exception):
@@ -143,7 +154,10 @@ class Config:
     # -- views ------------------------------------------------------------------------------
     @staticmethod
     def is_sensitive(section: str, key: str) -> bool:
-        return (section.lower(), key.lower()) in SENSITIVE_OPTIONS
+        section, key = section.lower(), key.lower()
+        if (section, key) in SENSITIVE_OPTIONS or key.startswith("sql_alchemy_conn"):
+            return True
+        return any(word in key for word in SENSITIVE_KEY_WORDS)
 
     def as_ini(self, section: str | None = None) -> str:
         sections = [section.lower()] if section else self.sections()

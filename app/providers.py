@@ -1,9 +1,9 @@
 """The connection types stableflow knows, grouped into providers as Airflow groups them in packages.
 
-This is the single registry: GET /providers lists it, and the connections code asks it which
-types it supports (`provider_for`, `conn_types`). Airflow discovers provider packages installed
-beside it; stableflow has no provider packages, so each entry names a built-in capability and
-carries stableflow's own version.
+GET /providers lists them. Airflow discovers provider packages installed beside it; stableflow has
+no provider packages, so each entry names a built-in capability and carries stableflow's own
+version. POST /connections/test (app/connection_check.py) tests exactly these connection types; a
+test keeps the two in step.
 """
 from __future__ import annotations
 
@@ -43,17 +43,3 @@ PROVIDERS: tuple[Provider, ...] = (
         ("sqlite",),
     ),
 )
-
-_BY_CONN_TYPE = {conn_type: provider for provider in PROVIDERS for conn_type in provider.conn_types}
-
-
-def provider_for(conn_type: str | None) -> Provider | None:
-    """The provider that handles `conn_type` (case-insensitive), or None for an unknown type."""
-    if not conn_type:
-        return None
-    return _BY_CONN_TYPE.get(conn_type.strip().lower())
-
-
-def conn_types() -> list[str]:
-    """Every connection type stableflow knows, sorted."""
-    return sorted(_BY_CONN_TYPE)
