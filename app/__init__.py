@@ -65,7 +65,9 @@ def create_app(config_overrides: Mapping[str, Mapping[str, object]] | None = Non
             resolver_error=501,
         )
         _register_hooks(flask_app, conf)
-        # [app:cors]
+        from app.cors import init_cors
+
+        init_cors(flask_app, conf)
     register_error_handlers(flask_app)
     return flask_app
 

@@ -4,13 +4,15 @@ API responses never set a cookie; only these two views do.
 """
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import Blueprint, Flask, current_app, jsonify, request, session
+from flask.sessions import SecureCookieSessionInterface
 
 from app.errors import BadRequest, Unauthenticated
 from app.passwords import verify_password
 from auth_backends import lookup_user
-
-SESSION_USER_KEY = "stableflow_user"
+from auth_backends.session import SESSION_USER_KEY
 
 bp = Blueprint("stableflow_auth", __name__, url_prefix="/auth")
 
@@ -44,6 +46,21 @@ def logout():
     return jsonify({"logged_out": True})
 
 
+class LoginOnlySessionInterface(SecureCookieSessionInterface):
+    """Write the session cookie only from the login and logout views.
+
+    Flask re-sends a permanent session's cookie on every request it reads; API responses must
+    never set a cookie, as in Airflow.
+    """
+
+    def save_session(self, app, session, response):
+        if request.blueprint != bp.name:
+            return None
+        return super().save_session(app, session, response)
+
+
 def register_auth_views(app: Flask) -> None:
+    minutes = app.extensions["stableflow.conf"].getint("webserver", "session_lifetime_minutes")
+    app.config["PERMANENT_SESSION_LIFETIME"] = dt.timedelta(minutes=minutes)
     if "stableflow_auth" not in app.blueprints:
         app.register_blueprint(bp)

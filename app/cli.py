@@ -261,7 +261,10 @@ def _supervise(children: list[subprocess.Popen]) -> None:
 
 
 # -- command groups defined in other modules; each slice replaces its own marker line ----------
-# [cli:access]
+from app.commands.users import roles_group, users_group  # noqa: E402
+
+cli.add_command(users_group)
+cli.add_command(roles_group)
 # [cli:resources]
 # [cli:dags]
 # [cli:runs]

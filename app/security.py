@@ -106,8 +106,9 @@ class Identity:
         return (action, resource) in self.permissions
 
     def permitted_dag_ids(self, methods: Iterable[str] = ("GET",)) -> set[str] | None:
-        """DAG ids the caller may act on with any of `methods`; None means every DAG."""
-        actions = {METHOD_ACTION[m] for m in methods}
+        """DAG ids the caller may act on with any of `methods` (none given: GET or PUT); None means
+        every DAG."""
+        actions = {METHOD_ACTION[m] for m in methods} or {CAN_READ, CAN_EDIT}
         if any(self.has(a, RESOURCE_DAG) for a in actions):
             return None
         return {
@@ -212,6 +213,9 @@ def load_backends(names: Iterable[str]) -> list[ModuleType]:
 
 
 def init_auth(app: Flask, conf) -> None:
+    from app.auth_views import LoginOnlySessionInterface
+
+    app.session_interface = LoginOnlySessionInterface()
     backends = load_backends(conf.getlist("api", "auth_backends"))
     app.extensions["stableflow.auth_backends"] = backends
     for backend in backends:

@@ -12,7 +12,7 @@ from app.passwords import hash_password
 
 class UnknownRoles(ValueError):
     def __init__(self, names: Iterable[str]):
-        self.names = sorted(names)
+        self.names = list(names)
         super().__init__("Unknown roles: " + ", ".join(repr(n) for n in self.names))
 
 

@@ -16,7 +16,7 @@ CHALLENGE = 'Basic realm="stableflow"'
 
 def authenticate(request):
     auth = request.authorization
-    if auth is None or auth.type != "basic" or not auth.username or auth.password is None:
+    if auth is None or auth.type != "basic" or not auth.username or not auth.password:
         return None
     user = lookup_user(auth.username)
     if user is None:
