@@ -265,7 +265,10 @@ from app.commands.users import roles_group, users_group  # noqa: E402
 
 cli.add_command(users_group)
 cli.add_command(roles_group)
-# [cli:resources]
+from app.commands.resources import COMMANDS as _RESOURCE_COMMANDS  # noqa: E402
+
+for _command in _RESOURCE_COMMANDS:
+    cli.add_command(_command)
 # [cli:dags]
 # [cli:runs]
 # [cli:scheduler]
