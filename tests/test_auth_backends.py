@@ -72,7 +72,11 @@ def _resolved_protected():
 def default_config_app():
     overrides = base_overrides()
     del overrides["api"]["auth_backends"]  # what an operator gets without configuring anything
-    return create_app(overrides)
+    app = create_app(overrides)
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
 
 
 def test_deny_all_is_the_default_and_denies_every_protected_operation(default_config_app):

@@ -3,6 +3,7 @@ memoized per worker process that still stop working at once, and a backend that 
 from __future__ import annotations
 
 import subprocess
+import sys
 
 import requests
 
@@ -18,6 +19,20 @@ def _statuses(server, path, auth=None, headers=None) -> set[int]:
         requests.get(server.api + path, auth=auth, headers=headers, timeout=10).status_code
         for _ in range(ROUNDS)
     }
+
+
+def _set_active(server, username: str, active: bool) -> None:
+    """Flip `active` in the server's database, as an operator's SQL would (the API cannot)."""
+    code = (
+        "from sqlalchemy import update\n"
+        "from app.cli import app_context\n"
+        "from app.extensions import db\n"
+        "from app.models import User\n"
+        "with app_context():\n"
+        f"    db.session.execute(update(User).where(User.username == {username!r}).values(active={active!r}))\n"
+        "    db.session.commit()\n"
+    )
+    subprocess.run([sys.executable, "-c", code], env=server.env, check=True, timeout=120, capture_output=True)
 
 
 def test_custom_backend_on_pythonpath_under_gunicorn(tmp_path, monkeypatch):
@@ -47,6 +62,11 @@ def test_memoized_credentials_stop_working_in_every_worker(tmp_path):
         )
         assert changed.status_code == 200
         assert _statuses(server, "/users", auth=old) == {401}
+        assert _statuses(server, "/users", auth=("vic", "fresh")) == {403}
+
+        _set_active(server, "vic", False)
+        assert _statuses(server, "/users", auth=("vic", "fresh")) == {401}
+        _set_active(server, "vic", True)
         assert _statuses(server, "/users", auth=("vic", "fresh")) == {403}
 
         server.cli("users", "delete", "--username", "vic")
