@@ -153,6 +153,23 @@ def split_csv(values: Sequence[str] | str | None) -> list[str]:
     return out
 
 
+def select_fields(fields: Sequence[str] | str | None, available: Iterable[str], *, title: str, schema: str) -> list[str] | None:
+    """The `fields` a client asked for (None: all of them); an unknown name is 400 as Airflow words it."""
+    names = list(dict.fromkeys(split_csv(fields)))
+    if not names:
+        return None
+    known = set(available)
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise BadRequest(title, f"Invalid fields for <{schema}(many=False)>: OrderedSet({unknown!r}).")
+    return names
+
+
+def project(item: Mapping, names: Sequence[str] | None) -> Mapping:
+    """Keep only `names` of a dumped resource (all of it when None)."""
+    return item if names is None else {name: item[name] for name in names}
+
+
 # -- single rows -------------------------------------------------------------------------------
 def one_or_404(stmt: Select, title: str = "Not Found", detail: str | None = None):
     row = db.session.execute(stmt).scalars().first()

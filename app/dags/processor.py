@@ -27,9 +27,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
+from sqlalchemy import and_, delete, func, insert, select, update
 
 from app.dags import timetable
+from app.dags.operations import mark_orphans
 from app.dags.parser import ParseDefaults, ParsedFile, parse_source
 from app.dags.structure import DagSpec, load_dag_specs
 from app.extensions import db
@@ -106,10 +107,11 @@ def process_folder(conf, *, force: bool = False, progress: Callable[[int], None]
 
 
 def process_file(conf, fileloc: str) -> ProcessResult:
-    """Parse one file now (a file outside the DAG folders counts as removed)."""
+    """Parse one file now (a file outside the DAG folders counts as removed); answers its request."""
     if not _lock():
         return ProcessResult(skipped=True)
     result = _process_paths(conf, [fileloc])
+    db.session.execute(delete(DagPriorityParsingRequest).where(DagPriorityParsingRequest.fileloc == fileloc))
     db.session.commit()
     return result
 
@@ -393,14 +395,7 @@ def _store_dataset_references(specs: list[DagSpec], deactivated: set[str]) -> No
         TaskOutletDatasetReference, ("dag_id", "task_id", "dataset_id"), outlet_wanted, affected
     )
     for chunk in _chunks(sorted(touched_datasets)):
-        referenced = or_(
-            exists().where(DagScheduleDatasetReference.dataset_id == Dataset.id),
-            exists().where(TaskOutletDatasetReference.dataset_id == Dataset.id),
-        )
-        db.session.execute(
-            update(Dataset).where(Dataset.id.in_(chunk)).values(is_orphaned=~referenced),
-            execution_options={"synchronize_session": False},
-        )
+        mark_orphans(chunk)
 
 
 def _dataset_ids(uris: list[str]) -> dict[str, int]:
