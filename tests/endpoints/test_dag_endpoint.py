@@ -408,3 +408,25 @@ def test_without_permission_is_403(app, client, two_dags, method, url, body):
     assert response.status_code == 403
     assert response.json["title"] == "Forbidden"
     assert stored(app, "alpha").is_paused is True
+
+
+@pytest.mark.parametrize(
+    ("schedule", "wire", "description"),
+    [
+        ("'@once'", {"__type": "CronExpression", "value": "@once"}, "Once, as soon as possible"),
+        ("PT90M", {"__type": "TimeDelta", "days": 0, "seconds": 5400, "microseconds": 0}, ""),
+        (
+            "P1M",
+            {"__type": "RelativeDelta", "years": 0, "months": 1, "days": 0, "leapdays": 0, "hours": 0, "minutes": 0,
+             "seconds": 0, "microseconds": 0, "year": None, "month": None, "day": None, "hour": None, "minute": None,
+             "second": None, "microsecond": None},
+            "",
+        ),
+        ("{datasets: ['s3://x']}", {"__type": "CronExpression", "value": "Dataset"}, "Triggered by datasets"),
+    ],
+)
+def test_schedule_wire_forms(client, admin_headers, dag_folder, schedule, wire, description):  # noqa: F811
+    dag_folder.process(s=f"dag_id: s\nschedule: {schedule}\n")
+    response = client.get("/api/v1/dags/s?fields=schedule_interval,timetable_description", headers=admin_headers)
+    assert response.status_code == 200
+    assert response.json == {"schedule_interval": wire, "timetable_description": description}
