@@ -269,7 +269,9 @@ from app.commands.resources import COMMANDS as _RESOURCE_COMMANDS  # noqa: E402
 
 for _command in _RESOURCE_COMMANDS:
     cli.add_command(_command)
-# [cli:dags]
+from app.commands.dags import dags_group  # noqa: E402
+
+cli.add_command(dags_group)
 # [cli:runs]
 # [cli:scheduler]
 

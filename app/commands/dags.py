@@ -1,0 +1,175 @@
+"""`stableflow dags list|show|pause|unpause|delete|reserialize|list-import-errors`.
+
+The commands mirror `airflow dags ...`: the same names, arguments and the flags that make sense
+for declarative DAG files.
+"""
+from __future__ import annotations
+
+import contextlib
+import re
+import sys
+
+import click
+from sqlalchemy import select
+
+from app.commands.resources import _print_rows
+from app.extensions import db
+from app.models import DagModel, ImportErrorRecord
+
+OUTPUT = click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+# Folders with more files than this get a progress bar while they are parsed.
+PROGRESS_THRESHOLD = 200
+
+
+@contextlib.contextmanager
+def _database():
+    from app.cli import app_context  # not at import time: app.cli may run as __main__
+
+    with app_context() as app:
+        yield app.extensions["stableflow.conf"]
+
+
+@click.group("dags")
+def dags_group():
+    """Inspect and manage the DAGs parsed from the DAG folder."""
+
+
+@dags_group.command("list")
+@OUTPUT
+@click.option("--include-inactive", is_flag=True, help="Also list DAGs whose file is gone.")
+def list_dags(output, include_inactive):
+    """List the DAGs."""
+    with _database():
+        stmt = select(DagModel).order_by(DagModel.dag_id)
+        if not include_inactive:
+            stmt = stmt.where(DagModel.is_active)
+        rows = [
+            {"dag_id": d.dag_id, "fileloc": d.fileloc, "owners": d.owners or "", "is_paused": d.is_paused}
+            for d in db.session.execute(stmt).scalars()
+        ]
+    _print_rows(rows, output)
+
+
+@dags_group.command("list-import-errors")
+@OUTPUT
+def list_import_errors(output):
+    """List the DAG files that failed to parse, with their errors."""
+    with _database():
+        stmt = select(ImportErrorRecord).order_by(ImportErrorRecord.filename)
+        rows = [{"filepath": e.filename, "error": e.stack_trace} for e in db.session.execute(stmt).scalars()]
+    _print_rows(rows, output)
+
+
+@dags_group.command("show")
+@click.argument("dag_id")
+def show_dag(dag_id):
+    """Print a DAG's task graph in Graphviz DOT format."""
+    from app.dags.structure import load_dag_spec
+
+    with _database():
+        spec = load_dag_spec(dag_id)
+    if spec is None:
+        raise click.ClickException(f"Dag {dag_id!r} could not be found; either it does not exist or it failed to parse.")
+    click.echo(dot_graph(spec))
+
+
+def dot_graph(spec) -> str:
+    lines = [f"digraph {_dot_id(spec.dag_id)} {{", f"\tgraph [label={_dot_id(spec.dag_id)} labelloc=t rankdir=LR]"]
+    for task in spec.tasks:
+        lines.append(
+            f'\t{_dot_id(task.task_id)} [color="{task.ui_fgcolor}" fillcolor="{task.ui_color}" '
+            f'label={_dot_id(task.task_id)} shape=rectangle style="filled,rounded"]'
+        )
+    for task in spec.tasks:
+        for downstream in task.downstream:
+            lines.append(f"\t{_dot_id(task.task_id)} -> {_dot_id(downstream)}")
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def _dot_id(name: str) -> str:
+    return name if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) else f'"{name}"'
+
+
+def _set_paused(dag_id: str, paused: bool, as_regex: bool, yes: bool, output: str) -> None:
+    from app.dags.operations import set_paused
+
+    with _database():
+        if as_regex:
+            pattern = re.compile(dag_id)
+            active = db.session.execute(select(DagModel.dag_id).where(DagModel.is_active)).scalars()
+            ids = sorted(d for d in active if pattern.search(d))
+        else:
+            ids = [dag_id] if db.session.get(DagModel, dag_id) is not None else []
+        if not ids:
+            raise click.ClickException(f"No DAG matches {dag_id!r}")
+        if as_regex and not yes:
+            click.confirm(f"You are about to {'pause' if paused else 'unpause'} {len(ids)} DAGs: {', '.join(ids)}. "
+                          "Continue?", abort=True)
+        set_paused(ids, paused)
+        db.session.commit()
+    _print_rows([{"dag_id": d, "is_paused": paused} for d in ids], output)
+
+
+REGEX = click.option("--treat-dag-id-as-regex", "as_regex", is_flag=True, help="DAG_ID is a regular expression.")
+YES = click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+
+
+@dags_group.command("pause")
+@click.argument("dag_id")
+@REGEX
+@YES
+@OUTPUT
+def pause_dag(dag_id, as_regex, yes, output):
+    """Pause a DAG (or every DAG matching a regular expression)."""
+    _set_paused(dag_id, True, as_regex, yes, output)
+
+
+@dags_group.command("unpause")
+@click.argument("dag_id")
+@REGEX
+@YES
+@OUTPUT
+def unpause_dag(dag_id, as_regex, yes, output):
+    """Unpause a DAG (or every DAG matching a regular expression)."""
+    _set_paused(dag_id, False, as_regex, yes, output)
+
+
+@dags_group.command("delete")
+@click.argument("dag_id")
+@YES
+def delete_dag(dag_id, yes):
+    """Delete a DAG's metadata and runs (its file is parsed again on the next pass)."""
+    from app.dags import operations
+
+    if not yes:
+        click.confirm("This will drop all existing records related to the specified DAG. Proceed?", abort=True)
+    with _database():
+        try:
+            operations.delete_dag(dag_id)
+        except operations.DagNotFound:
+            raise click.ClickException(f"Dag id {dag_id} not found") from None
+        except operations.DagHasRunningTasks:
+            raise click.ClickException(f"Task instances of dag with id: '{dag_id}' are still running") from None
+        db.session.commit()
+    click.echo(f"Deleted DAG {dag_id}")
+
+
+@dags_group.command("reserialize")
+def reserialize():
+    """Parse every DAG file again, changed or not."""
+    from app.dags import processor
+
+    with _database() as conf:
+        total = len(processor.list_dag_files(conf))
+        if total > PROGRESS_THRESHOLD:
+            with click.progressbar(length=total, label="Parsing DAG files", file=sys.stderr) as bar:
+                result = processor.process_folder(conf, force=True, progress=bar.update)
+        else:
+            result = processor.process_folder(conf, force=True)
+    click.echo(
+        f"Parsed {result.files_parsed} files: {result.dags} DAGs, {result.import_errors} files with import errors, "
+        f"{result.deactivated} DAGs deactivated, {result.files_removed} files gone"
+    )
+    for error in result.errors:
+        click.echo(error, err=True)
