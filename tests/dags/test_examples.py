@@ -97,3 +97,15 @@ def test_examples_load_with_load_examples(app_ctx, tmp_path):
     off = load_config(base_overrides(core={"dags_folder": str(tmp_path), "load_examples": False}))
     processor.process_folder(off)
     assert db.session.execute(select(DagModel.dag_id).where(DagModel.is_active)).scalars().all() == []
+
+
+def test_the_documented_examples_parse():
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    for doc in ("README.md", "docs/dag-files.md"):
+        for block in re.findall(r"```yaml\n(.*?)```", (root / doc).read_text(), re.S):
+            if "dag_id" not in block:
+                block = "dag_id: fragment\n" + block
+            assert parse_source(block, doc, ParseDefaults()).errors == [], block
