@@ -106,3 +106,21 @@ def test_reserialize_shows_progress_for_big_folders(runner, tmp_path, monkeypatc
     code, output = run(runner, "reserialize")
     assert code == 0
     assert "Parsed 2 files" in output
+
+
+def test_trigger(runner):
+    pytest.importorskip("app.runs")
+    run(runner, "reserialize")
+    code, output = run(runner, "trigger", "etl", "-r", "mine", "-c", '{"x": 1}', "-e", "2024-05-01T00:00:00+00:00",
+                       "-o", "json")
+    assert code == 0, output
+    assert json.loads(output) == [{
+        "dag_id": "etl", "dag_run_id": "mine", "logical_date": "2024-05-01T00:00:00+00:00",
+        "data_interval_start": "2024-05-01T00:00:00+00:00", "data_interval_end": "2024-05-01T00:00:00+00:00",
+        "run_type": "manual", "state": "queued", "conf": {"x": 1},
+    }]
+    assert run(runner, "trigger", "etl", "-r", "mine") == (
+        1, "Error: DAGRun with DAG ID: 'etl' and DAGRun ID: 'mine' already exists\n"
+    )
+    assert run(runner, "trigger", "nope") == (1, "Error: DAG with dag_id: 'nope' not found\n")
+    assert run(runner, "trigger", "etl", "-c", "{bad")[0] == 1
