@@ -1,4 +1,4 @@
-"""What the API and the CLI do to DAGs: pause, unpause, delete."""
+"""What the API and the CLI do to DAGs: find those of a file, pause, unpause, delete."""
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -25,6 +25,10 @@ class DagNotFound(LookupError):
 
 class DagHasRunningTasks(RuntimeError):
     pass
+
+
+def dag_ids_in_file(fileloc: str) -> list[str]:
+    return list(db.session.execute(select(DagModel.dag_id).where(DagModel.fileloc == fileloc)).scalars())
 
 
 def set_paused(dag_ids: Iterable[str], paused: bool) -> None:

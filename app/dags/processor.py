@@ -274,12 +274,12 @@ def _store_import_errors(files: list[_File], removed: list[str], now: dt.datetim
 
 def _store_dag_rows(files: list[_File], removed: list[str], specs: list[DagSpec], conf, now) -> set[str]:
     """Upsert the DAG rows; returns the ids of the DAGs made inactive."""
-    touched = [f.fileloc for f in files] + removed
+    touched = {f.fileloc for f in files} | set(removed)
     ids = [s.dag_id for s in specs]
     rows: dict[str, DagModel] = {}
     for chunk in _chunks(ids):
         rows.update((d.dag_id, d) for d in db.session.execute(select(DagModel).where(DagModel.dag_id.in_(chunk))).scalars())
-    for chunk in _chunks(touched):
+    for chunk in _chunks(sorted(touched)):
         rows.update(
             (d.dag_id, d)
             for d in db.session.execute(select(DagModel).where(DagModel.fileloc.in_(chunk))).scalars()

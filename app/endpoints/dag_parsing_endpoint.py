@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from app.audit import action_logging
 from app.dags import processor
 from app.dags.file_tokens import fileloc_of
-from app.endpoints.dag_source_endpoint import dag_ids_in_file
+from app.dags.operations import dag_ids_in_file
 from app.errors import NotFound, PermissionDenied
 from app.extensions import db
 from app.models import DagPriorityParsingRequest

@@ -2,20 +2,16 @@
 from __future__ import annotations
 
 from flask import Response, request
-from sqlalchemy import select
 
 from app.dags.file_tokens import fileloc_of
+from app.dags.operations import dag_ids_in_file
 from app.errors import NotAcceptable, NotFound, PermissionDenied
 from app.extensions import db
 from app.jsonutil import dumps
-from app.models import DagCode, DagModel
+from app.models import DagCode
 from app.security import CAN_READ, current_identity, dag_access, requires_access
 
 MEDIA_TYPES = ["text/plain", "application/json"]
-
-
-def dag_ids_in_file(fileloc: str) -> list[str]:
-    return list(db.session.execute(select(DagModel.dag_id).where(DagModel.fileloc == fileloc)).scalars())
 
 
 @requires_access(dag_access("GET", "CODE"))
