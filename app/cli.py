@@ -272,7 +272,9 @@ for _command in _RESOURCE_COMMANDS:
 from app.commands.dags import dags_group  # noqa: E402
 
 cli.add_command(dags_group)
-# [cli:runs]
+from app.commands.runs import register as _register_runs  # noqa: E402
+
+_register_runs(cli)
 # [cli:scheduler]
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 from marshmallow import Schema, ValidationError
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
@@ -115,6 +115,14 @@ def apply_range(stmt: Select, column: ColumnElement, gte=None, lte=None) -> Sele
     return stmt
 
 
+def in_or_null(column: ColumnElement, values: Iterable[object | None]) -> ColumnElement:
+    """`column IN (values)`, where a None among the values also matches NULL."""
+    values = list(values)
+    named = [value for value in values if value is not None]
+    clause = column.in_(named)
+    return or_(clause, column.is_(None)) if None in values else clause
+
+
 def parse_datetime(value: str | dt.datetime) -> dt.datetime:
     """A `date-time` query value (Connexion passes the string) as an aware datetime; naive is 400."""
     if isinstance(value, dt.datetime):
@@ -217,6 +225,16 @@ def upsert(model, values: Mapping[str, object], *, key: Sequence[str]) -> None:
     stmt = dialect.insert(model).values(**values)
     changed = {name: stmt.excluded[name] for name in values if name not in key}
     db.session.execute(stmt.on_conflict_do_update(index_elements=list(key), set_=changed))
+
+
+def insert_or_ignore(model, rows: Sequence[Mapping[str, object]], *, key: Sequence[str]) -> None:
+    """Insert rows, skipping those whose `key` columns exist already, in one atomic statement
+    (INSERT ... ON CONFLICT DO NOTHING), so concurrent writers never fail on each other. No commit.
+    """
+    if not rows:
+        return
+    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
+    db.session.execute(dialect.insert(model).values(list(rows)).on_conflict_do_nothing(index_elements=list(key)))
 
 
 # -- update masks ------------------------------------------------------------------------------

@@ -46,6 +46,8 @@ class DatasetDagRunQueue(Base):
     """A dataset event waiting to trigger a DAG scheduled on that dataset."""
 
     __tablename__ = "dataset_dag_run_queue"
+    # The per-DAG queued-event endpoints and the scheduler look rows up by DAG.
+    __table_args__ = (Index("idx_dataset_dag_run_queue_target_dag_id", "target_dag_id"),)
     dataset_id: Mapped[int] = mapped_column(ForeignKey("dataset.id", ondelete="CASCADE"), primary_key=True)
     target_dag_id: Mapped[str] = mapped_column(ForeignKey("dag.dag_id", ondelete="CASCADE"), primary_key=True)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
@@ -61,7 +63,11 @@ dagrun_dataset_event = Table(
 
 class DatasetEvent(Base):
     __tablename__ = "dataset_event"
-    __table_args__ = (Index("idx_dataset_id_timestamp", "dataset_id", "timestamp"),)
+    __table_args__ = (
+        Index("idx_dataset_id_timestamp", "dataset_id", "timestamp"),
+        # GET /datasets/events pages by timestamp by default.
+        Index("idx_dataset_event_timestamp", "timestamp"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     dataset_id: Mapped[int] = mapped_column(Integer)
     extra: Mapped[dict] = mapped_column(JSON, default=dict)

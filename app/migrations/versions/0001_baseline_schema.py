@@ -130,6 +130,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('dataset_event_pkey'))
     )
     with op.batch_alter_table('dataset_event', schema=None) as batch_op:
+        batch_op.create_index('idx_dataset_event_timestamp', ['timestamp'], unique=False)
         batch_op.create_index('idx_dataset_id_timestamp', ['dataset_id', 'timestamp'], unique=False)
 
     op.create_table('import_error',
@@ -269,6 +270,9 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['target_dag_id'], ['dag.dag_id'], name=op.f('dataset_dag_run_queue_target_dag_id_fkey'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('dataset_id', 'target_dag_id', name=op.f('dataset_dag_run_queue_pkey'))
     )
+    with op.batch_alter_table('dataset_dag_run_queue', schema=None) as batch_op:
+        batch_op.create_index('idx_dataset_dag_run_queue_target_dag_id', ['target_dag_id'], unique=False)
+
     op.create_table('permissions',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('action_id', sa.Integer(), nullable=False),
@@ -404,6 +408,9 @@ def downgrade() -> None:
 
     op.drop_table('task_instance')
     op.drop_table('permissions')
+    with op.batch_alter_table('dataset_dag_run_queue', schema=None) as batch_op:
+        batch_op.drop_index('idx_dataset_dag_run_queue_target_dag_id')
+
     op.drop_table('dataset_dag_run_queue')
     op.drop_table('dagrun_dataset_event')
     op.drop_table('dag_warning')
@@ -428,6 +435,7 @@ def downgrade() -> None:
     op.drop_table('import_error')
     with op.batch_alter_table('dataset_event', schema=None) as batch_op:
         batch_op.drop_index('idx_dataset_id_timestamp')
+        batch_op.drop_index('idx_dataset_event_timestamp')
 
     op.drop_table('dataset_event')
     op.drop_table('dataset')

@@ -1,0 +1,19 @@
+"""A task log read as JSON."""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from marshmallow import Schema, fields
+
+
+class LogResponse(NamedTuple):
+    content: str
+    continuation_token: str
+
+
+class LogSchema(Schema):
+    content = fields.String()
+    continuation_token = fields.String()
+
+
+log_schema = LogSchema()
