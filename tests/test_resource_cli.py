@@ -307,3 +307,17 @@ def test_rotate_fernet_key(app, runner, monkeypatch):
     assert (none_password, none_extra) == (None, None)
     monkeypatch.setenv("STABLEFLOW__CORE__FERNET_KEY", new_key)
     assert json.loads(run(runner, "connections", "get", "c1", "-o", "json").stdout)[0]["extra"] == "{}"
+
+
+def test_database_refusal_changes_nothing(app, runner, tmp_path, monkeypatch):
+    from sqlalchemy.exc import IntegrityError
+
+    def refuse():
+        raise IntegrityError("INSERT ...", {"val": "s3cret"}, Exception("duplicate key value"))
+
+    monkeypatch.setattr(db.session, "commit", refuse)
+    path = write(tmp_path, "vars.json", json.dumps({"a": "s3cret"}))
+    result = run(runner, "variables", "import", path, code=1)
+    assert result.output.endswith("Error: Nothing imported: the database refused the import: duplicate key value\n")
+    monkeypatch.undo()
+    assert rows(app, Variable.key) == []

@@ -22,12 +22,16 @@ from dataclasses import dataclass
 
 import click
 from sqlalchemy import delete, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from app import connections as conn_rules
 from app.errors import ProblemError
 from app.extensions import db
 from app.models import Connection, Pool, Variable
-from app.queries import load_or_400
+from app.queries import load_or_400, upsert
+from app.schemas.connection_schema import connection_body_schema
+from app.schemas.pool_schema import pool_body_schema
+from app.schemas.variable_schema import variable_body_schema
 
 DEFAULT_POOL = "default_pool"
 OUTPUT = click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
@@ -76,6 +80,7 @@ def _read_object(path: str, what: str) -> dict:
 def _write_private(path: str, data: dict) -> None:
     """Write the export readable by its owner only: variables and connections carry secrets."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an existing file keeps its mode otherwise
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         json.dump(data, handle, indent=4, sort_keys=True)
         handle.write("\n")
@@ -106,9 +111,11 @@ def _apply(entries: dict, existing: dict, write: Callable[[str, object, object],
             setattr(counts, outcome, getattr(counts, outcome) + 1)
     try:
         db.session.commit()
-    except Exception as exc:
+    except SQLAlchemyError as exc:
         db.session.rollback()
-        raise click.ClickException(f"Nothing imported: the database refused the import: {exc}") from None
+        # The driver's message only: the statement's parameters may hold secrets.
+        reason = getattr(exc, "orig", None) or exc.__class__.__name__
+        raise click.ClickException(f"Nothing imported: the database refused the import: {reason}") from None
     return counts
 
 
@@ -132,8 +139,6 @@ def _pool_row(pool: Pool) -> dict:
 
 
 def _check_pool(name: str, slots, description, include_deferred) -> dict:
-    from app.schemas.pool_schema import pool_body_schema
-
     body = {"name": name, "slots": slots, "description": description, "include_deferred": include_deferred}
     return load_or_400(pool_body_schema, body)
 
@@ -306,8 +311,6 @@ def variables_set(key, value, description, as_json):
             value = json.dumps(json.loads(value))
         except ValueError:
             raise click.ClickException("VALUE is not valid JSON") from None
-    from app.queries import upsert
-
     _check_variable(key, value, description)
     with _database():
         upsert(Variable, {"key": key, "val": value, "description": description}, key=["key"])
@@ -316,8 +319,6 @@ def variables_set(key, value, description, as_json):
 
 
 def _check_variable(key: str, value: str, description) -> dict:
-    from app.schemas.variable_schema import variable_body_schema
-
     try:
         return load_or_400(variable_body_schema, {"key": key, "value": value, "description": description})
     except ProblemError as exc:
@@ -399,8 +400,6 @@ def _connection_row(conn: Connection) -> dict:
 
 
 def _check_connection(conn_id: str, fields: dict, *, partial: bool = False) -> dict:
-    from app.schemas.connection_schema import connection_body_schema
-
     try:
         data = load_or_400(connection_body_schema, {"connection_id": conn_id, **fields}, partial=partial)
         conn_rules.check_conn_id(conn_id)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import select
+from sqlalchemy import case, select
 
 from app.extensions import db
 from app.models import Job, utcnow
@@ -20,10 +20,11 @@ SCHEDULER_JOB = "SchedulerJob"
 
 def _latest_scheduler() -> Job | None:
     """The scheduler job Airflow would report: a running one first, then the freshest heartbeat."""
+    # CASE rather than ordering on the comparison itself: PostgreSQL sorts NULL states first.
     stmt = (
         select(Job)
-        .where(Job.job_type == SCHEDULER_JOB)
-        .order_by((Job.state == "running").desc(), Job.latest_heartbeat.desc())
+        .where(Job.job_type == SCHEDULER_JOB, Job.latest_heartbeat.is_not(None))
+        .order_by(case((Job.state == "running", 0), else_=1), Job.latest_heartbeat.desc())
         .limit(1)
     )
     return db.session.execute(stmt).scalar()

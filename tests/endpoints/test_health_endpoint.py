@@ -63,7 +63,9 @@ def test_stopped_scheduler_is_unhealthy_even_with_a_fresh_heartbeat(app, client)
 
 def test_running_job_is_reported_before_a_fresher_stopped_one(app, client):
     running, stopped = scheduler(5), scheduler(1, state="success")
-    add_jobs(app, stopped, running)
+    no_state = scheduler(0, state=None)
+    no_heartbeat = Job(job_type="SchedulerJob", state="running", latest_heartbeat=None)
+    add_jobs(app, stopped, running, no_state, no_heartbeat)
     assert client.get("/api/v1/health").json["scheduler"]["latest_scheduler_heartbeat"] == (
         running.latest_heartbeat.isoformat()
     )
