@@ -126,3 +126,16 @@ def test_access(client):
     for username in ("test_no_permissions", "viewer", "user"):
         assert client.get("/api/v1/plugins", headers=basic_auth(username)).status_code == 403
     assert client.get("/api/v1/plugins", headers=basic_auth("op")).status_code == 200
+
+
+def test_query_count_does_not_depend_on_the_plugins(app, client, plugin_app, entry_points):
+    from tests.conftest import count_queries
+
+    plugin_client = plugin_app.test_client()
+    for c in (client, plugin_client):
+        c.get("/api/v1/plugins", headers=basic_auth("admin"))  # load plugins, write last_login
+    with count_queries(app) as none:
+        assert client.get("/api/v1/plugins", headers=basic_auth("admin")).json["total_entries"] == 0
+    with count_queries(plugin_app) as two:
+        assert plugin_client.get("/api/v1/plugins", headers=basic_auth("admin")).json["total_entries"] == 2
+    assert none.count == two.count
