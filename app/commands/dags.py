@@ -5,7 +5,6 @@ for declarative DAG files.
 """
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import re
@@ -14,7 +13,8 @@ import sys
 import click
 from sqlalchemy import select
 
-from app.commands.resources import _print_rows
+# The shared CLI plumbing (a database app context, tables or JSON) of the resource commands.
+from app.commands.resources import _database, _print_rows
 from app.errors import ProblemError
 from app.extensions import db
 from app.models import DagModel, ImportErrorRecord
@@ -22,14 +22,6 @@ from app.models import DagModel, ImportErrorRecord
 OUTPUT = click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
 # Folders with more files than this get a progress bar while they are parsed.
 PROGRESS_THRESHOLD = 200
-
-
-@contextlib.contextmanager
-def _database():
-    from app.cli import app_context  # not at import time: app.cli may run as __main__
-
-    with app_context() as app:
-        yield app.extensions["stableflow.conf"]
 
 
 @click.group("dags")
