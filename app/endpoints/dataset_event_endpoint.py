@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Response
 from sqlalchemy import Select, delete, select
+from sqlalchemy.orm import defaultload
 
 from app.audit import action_logging
 from app.errors import NotFound
@@ -47,7 +48,8 @@ def get_dataset_events(
     source_run_id=None, source_map_index=None,
 ):
     """List dataset events, filtered exactly on the given fields."""
-    stmt = select(DatasetEvent)
+    # An event shows its dataset's URI only: skip the dataset's own DAG and task references.
+    stmt = select(DatasetEvent).options(defaultload(DatasetEvent.dataset).lazyload("*"))
     for column, value in (
         (DatasetEvent.dataset_id, dataset_id), (DatasetEvent.source_dag_id, source_dag_id),
         (DatasetEvent.source_task_id, source_task_id), (DatasetEvent.source_run_id, source_run_id),

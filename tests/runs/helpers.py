@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import json
+import shutil
 
 import pytest
 from sqlalchemy import select
@@ -12,7 +13,7 @@ from sqlalchemy import select
 from app import runs
 from app.extensions import db
 from app.models import DagRun, TaskInstance, XCom
-from app.runs.logs import format_log_line, write_try_log
+from app.runs.logs import base_folder, format_log_line, write_try_log
 from tests.dags.helpers import dag_folder, problem, user_with  # noqa: F401
 
 UTC = dt.timezone.utc
@@ -34,7 +35,9 @@ JAN = [dt.datetime(2024, 1, day, tzinfo=UTC) for day in range(1, 32)]
 
 
 @pytest.fixture
-def dags(dag_folder):  # noqa: F811
+def dags(app, dag_folder):  # noqa: F811
+    # Runs are restored away with the database before each test; their log files must go too.
+    shutil.rmtree(base_folder(app.extensions["stableflow.conf"]), ignore_errors=True)
     dag_folder.process(pipeline=PIPELINE, other=OTHER)
     return dag_folder
 
