@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from flask import Response
 from sqlalchemy import Select, Text, cast, select
+from sqlalchemy.orm import defaultload
 
 from app import runs
 from app.audit import action_logging
 from app.errors import BadRequest, NotFound
 from app.extensions import db
-from app.models import DagRun
+from app.models import DagRun, DatasetEvent, dagrun_dataset_event
 from app.queries import (
     apply_range,
     conf,
@@ -213,5 +214,11 @@ def set_dag_run_note(*, dag_id, dag_run_id, body):
 def get_upstream_dataset_events(*, dag_id, dag_run_id):
     """List the dataset events that triggered a run."""
     run = _existing_run(dag_id, dag_run_id)
-    events = sorted(run.consumed_dataset_events, key=lambda event: (event.timestamp, event.id))
+    events = db.session.execute(
+        select(DatasetEvent)
+        .join(dagrun_dataset_event, dagrun_dataset_event.c.event_id == DatasetEvent.id)
+        .where(dagrun_dataset_event.c.dag_run_id == run.id)
+        .options(defaultload(DatasetEvent.dataset).lazyload("*"))
+        .order_by(DatasetEvent.timestamp, DatasetEvent.id)
+    ).scalars().all()
     return dataset_event_collection_schema.dump(DatasetEventCollection(events, len(events)))

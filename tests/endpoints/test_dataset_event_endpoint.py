@@ -297,3 +297,38 @@ def test_without_credentials_is_401(client, queued, method, path, body):
 def test_without_permission_is_403(client, queued, method, path, body):
     response = client.open(API + path, method=method.upper(), json=body, headers=basic_auth("test_no_permissions"))
     assert response.json == problem(403, "Forbidden", None, unquote(API + path))
+
+
+def test_queued_event_lists_run_constant_queries(app, client, datasets):
+    def add(dag_ids):
+        with app.app_context():
+            for dag_id in dag_ids:
+                db.session.add(DagModel(dag_id=dag_id, is_paused=False, is_active=True))
+                db.session.add(DatasetDagRunQueue(dataset_id=datasets["s3://b/one"], target_dag_id=dag_id))
+            db.session.commit()
+
+    by_dataset = f"{API}/datasets/queuedEvent/{ONE}"
+    by_dag = f"{API}/dags/q0/datasets/queuedEvent"
+    add(["q0"])
+    small = [queries(app, lambda url=url: client.get(url, headers=ADMIN)) for url in (by_dataset, by_dag)]
+    add([f"q{n}" for n in range(1, 25)])
+    assert [queries(app, lambda url=url: client.get(url, headers=ADMIN)) for url in (by_dataset, by_dag)] == small
+    assert client.get(by_dataset, headers=ADMIN).json["total_entries"] == 25
+
+
+def test_upstream_events_run_constant_queries(app, client, events):
+    url = f"{API}/dags/consumer/dagRuns/c1/upstreamDatasetEvents"
+
+    def link(count):
+        with app.app_context():
+            run = db.session.execute(select(DagRun).where(DagRun.run_id == "c1")).scalar_one()
+            dataset = db.session.get(Dataset, 1)
+            run.consumed_dataset_events.extend(runs.register_dataset_event(dataset) for _ in range(count))
+            db.session.commit()
+
+    trigger(app, "consumer", "c1", JAN[5], run_type="dataset_triggered", external_trigger=False)
+    link(1)
+    small = queries(app, lambda: client.get(url, headers=ADMIN))
+    link(20)
+    assert queries(app, lambda: client.get(url, headers=ADMIN)) == small
+    assert client.get(url, headers=ADMIN).json["total_entries"] == 21

@@ -436,6 +436,18 @@ class TestTries:
         assert response.json == {"task_instances": [expected], "total_entries": 1}
         assert client.get(f"{RUN1}/taskInstances/transform/0/tries/1", headers=ADMIN).json == expected
 
+    def test_query_count_does_not_grow_with_the_tries(self, app, client, run1):
+        def send():
+            assert client.get(f"{RUN1}/taskInstances/load/tries", headers=ADMIN).status_code == 200
+
+        run_try(app, "pipeline", "run1", "load", "failed")
+        small = queries(app, send)
+        for _ in range(4):
+            client.post(f"{RUN1}/clear", json={"dry_run": False}, headers=ADMIN)
+            run_try(app, "pipeline", "run1", "load", "failed")
+        assert queries(app, send) == small
+        assert client.get(f"{RUN1}/taskInstances/load/tries", headers=ADMIN).json["total_entries"] == 5
+
     def test_missing_is_404(self, client, run1):
         url = f"{RUN1}/taskInstances/load/tries/3"
         assert client.get(url, headers=ADMIN).json == problem(
