@@ -275,7 +275,9 @@ cli.add_command(dags_group)
 from app.commands.runs import register as _register_runs  # noqa: E402
 
 _register_runs(cli)
-# [cli:scheduler]
+from app.commands.scheduler import scheduler_command  # noqa: E402
+
+cli.add_command(scheduler_command)
 
 
 if __name__ == "__main__":

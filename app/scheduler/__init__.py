@@ -1,0 +1,1 @@
+"""The scheduler: creates runs, schedules and simulates task instances, finishes runs."""
