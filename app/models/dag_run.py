@@ -49,8 +49,6 @@ class DagRun(Base):
     dag_hash: Mapped[str | None] = mapped_column(String(32))
     clear_number: Mapped[int] = mapped_column(Integer, default=0)
     note: Mapped[str | None] = mapped_column(Text)
-    # The scheduler job that has claimed this run (several schedulers share one database).
-    claimed_by: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
     consumed_dataset_events = relationship(
         "DatasetEvent", secondary=dagrun_dataset_event, back_populates="created_dagruns", lazy="select"

@@ -96,7 +96,6 @@ def upgrade() -> None:
     sa.Column('dag_hash', sa.String(length=32), nullable=True),
     sa.Column('clear_number', sa.Integer(), nullable=False),
     sa.Column('note', sa.Text(), nullable=True),
-    sa.Column('claimed_by', sa.Integer(), nullable=True),
     sa.Column('updated_at', app.models.base.UtcDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('dag_run_pkey')),
     sa.UniqueConstraint('dag_id', 'execution_date', name=op.f('dag_run_dag_id_execution_date_uq')),
