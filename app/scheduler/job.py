@@ -75,9 +75,12 @@ class SchedulerJob:
             db.session.rollback()
 
     def _finish(self) -> None:
-        db.session.rollback()
-        db.session.execute(update(Job).where(Job.id == self.job_id).values(state="success", end_date=utcnow()))
-        db.session.commit()
+        try:
+            db.session.rollback()
+            db.session.execute(update(Job).where(Job.id == self.job_id).values(state="success", end_date=utcnow()))
+            db.session.commit()
+        except Exception:  # the job then looks dead: another scheduler adopts its tries
+            log.exception("Could not mark scheduler job %s finished", self.job_id)
 
     def install_signal_handlers(self) -> None:
         def _stop(signum, _frame):
