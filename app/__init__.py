@@ -91,6 +91,10 @@ def _register_hooks(app: Flask, conf: Config) -> None:
     def _assign_request_id():
         g.request_id = request.headers.get("X-Request-ID", "")[:64] or None
 
+    from app.request_guards import check_api_request
+
+    app.before_request(check_api_request)
+
     @app.after_request
     def _api_headers(response):
         response.headers["X-Content-Type-Options"] = "nosniff"

@@ -52,15 +52,15 @@ def record_event(
         extra = json.dumps(redact(extra), sort_keys=True, default=str)
     entry = EventLog(
         event=event,
-        dag_id=dag_id,
-        task_id=task_id,
-        run_id=run_id,
+        dag_id=_fit(dag_id, EventLog.dag_id),
+        task_id=_fit(task_id, EventLog.task_id),
+        run_id=_fit(run_id, EventLog.run_id),
         map_index=map_index,
         try_number=try_number,
         execution_date=execution_date,
         extra=extra,
-        owner=owner,
-        owner_display_name=owner_display_name or owner,
+        owner=_fit(owner, EventLog.owner),
+        owner_display_name=_fit(owner_display_name or owner, EventLog.owner_display_name),
     )
     db.session.add(entry)
     if commit:
@@ -111,6 +111,13 @@ def action_logging(event: str | None = None, *, extra_fn=None):
         return wrapper
 
     return decorator
+
+
+def _fit(value: str | None, column) -> str | None:
+    """Clip to the column's length: an entry records what was asked, and a refused request may
+    name an id longer than any stored one (PostgreSQL would refuse the whole entry)."""
+    length = column.type.length
+    return value[:length] if value is not None and len(value) > length else value
 
 
 def _str_or_none(value):

@@ -144,9 +144,13 @@ def escape_like(value: str, escape: str = "\\") -> str:
 
 
 def contains_pattern(column: ColumnElement, value: str, *, literal: bool = True) -> ColumnElement:
-    """Case-insensitive substring match; `literal` escapes LIKE wildcards in the value."""
-    pattern = escape_like(value) if literal else value
-    return column.ilike(f"%{pattern}%", escape="\\" if literal else None)
+    """Case-insensitive substring match; `literal` escapes LIKE wildcards in the value.
+
+    Without `literal`, `%` and `_` stay wildcards (Airflow's `dag_id_pattern`), but a backslash is
+    literal either way: it is PostgreSQL's default LIKE escape, and a trailing one is an error there.
+    """
+    pattern = escape_like(value) if literal else value.replace("\\", "\\\\")
+    return column.ilike(f"%{pattern}%", escape="\\")
 
 
 def split_csv(values: Sequence[str] | str | None) -> list[str]:

@@ -20,7 +20,8 @@ class ActionResourceSchema(Schema):
 
 
 class RoleSchema(Schema):
-    name = fields.String(required=True, validate=validate.Length(min=1))
+    # 64 is the column's length (as FAB's): a longer name is a 400, not a database error.
+    name = fields.String(required=True, validate=validate.Length(min=1, max=64))
     # The model calls them permissions; the wire calls them actions, as Airflow does.
     actions = fields.Method("_permissions", deserialize="_load_permissions")
 

@@ -27,10 +27,11 @@ class RoleNameSchema(Schema):
 
 
 class UserCollectionItemSchema(Schema):
-    first_name = fields.String(required=True)
-    last_name = fields.String(required=True)
-    username = fields.String(required=True, validate=validate.Length(min=1))
-    email = fields.String(required=True, validate=validate.Length(min=1))
+    # Lengths are the columns' (as FAB's): longer values are a 400, not a database error.
+    first_name = fields.String(required=True, validate=validate.Length(max=256))
+    last_name = fields.String(required=True, validate=validate.Length(max=256))
+    username = fields.String(required=True, validate=validate.Length(min=1, max=512))
+    email = fields.String(required=True, validate=validate.Length(min=1, max=512))
     active = fields.Boolean(dump_only=True)
     last_login = NaiveUtcDateTime(dump_only=True)
     login_count = fields.Integer(dump_only=True)
