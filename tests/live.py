@@ -17,6 +17,8 @@ import requests
 from tests.conftest import FERNET_KEY, TEST_PASSWORD
 
 _STABLEFLOW = str(Path(sys.executable).with_name("stableflow"))
+# gunicorn's own graceful timeout is 30 s; a test server has nothing worth waiting that long for.
+STOP_GRACE_SECONDS = 10.0
 
 
 def free_port() -> int:
@@ -34,6 +36,7 @@ class LiveServer:
     username: str = "admin"
     password: str = TEST_PASSWORD
     extra_processes: list = field(default_factory=list)
+    forced_stops: int = 0
 
     @property
     def api(self) -> str:
@@ -58,6 +61,25 @@ class LiveServer:
         if self.process and self.process.poll() is None:
             os.killpg(self.process.pid, sig)
             self.process.wait(timeout=30)
+        _kill_group_leftovers(self.process)
+
+    def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:
+        """SIGTERM, then SIGKILL of the whole group if gunicorn has not exited within `grace` seconds.
+
+        A forced stop is reported on stderr and in `forced_stops` (a test may assert on it), not
+        hidden: a server that ignores SIGTERM under load is worth knowing about, but it must not
+        hang or fail the test that happened to be running.
+        """
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            self.forced_stops += 1
+            print(f"live server {self.url} ignored SIGTERM for {grace}s; killing its process group", file=sys.stderr)
+            self.kill(signal.SIGKILL)
+        _kill_group_leftovers(self.process)
 
     def start(self, workers: int = 2, timeout: float = 30) -> None:
         port = int(self.url.rsplit(":", 1)[1])
@@ -81,6 +103,30 @@ class LiveServer:
                 pass
             time.sleep(0.1)
         raise RuntimeError("server did not start: " + (self.home / "webserver.log").read_text()[-3000:])
+
+
+def live_database_url(name: str) -> str | None:
+    """A database of its own for a live server, on the backend this test run uses.
+
+    SQLite runs get None (the server then uses a file in its home). PostgreSQL runs
+    (STABLEFLOW_TEST_SQL_ALCHEMY_CONN) get `sf_rel_<test database>_<name>` on the same server, created
+    if missing: never the test database itself, which the live server's `db reset` would wipe.
+    """
+    from sqlalchemy.engine import make_url
+
+    from tests.conftest import database_url
+
+    url = make_url(database_url())
+    if url.get_backend_name() != "postgresql":
+        return None
+    import psycopg
+
+    dbname = f"sf_rel_{url.database}_{name}"[:63]
+    admin = url.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone() is None:
+            conn.execute(f'CREATE DATABASE "{dbname}"')
+    return url.set(database=dbname).render_as_string(hide_password=False)
 
 
 def live_env(home: Path, db_url: str | None = None, **options: str) -> dict:
@@ -118,11 +164,32 @@ def live_server(home: Path, *, db_url: str | None = None, workers: int = 2, **op
         server.start(workers=workers)
         yield server
     finally:
-        server.kill(signal.SIGTERM)
+        server.stop()
         for proc in server.extra_processes:
-            if proc.poll() is None:
-                proc.terminate()
-                proc.wait(timeout=30)
+            stop_process(proc)
+
+
+def stop_process(proc: subprocess.Popen, grace: float = STOP_GRACE_SECONDS) -> None:
+    """SIGTERM a helper process (a scheduler, a load driver), SIGKILL it if it lingers."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        print(f"process {proc.args!r} ignored SIGTERM for {grace}s; killing it", file=sys.stderr)
+        proc.kill()
+        proc.wait(timeout=30)
+
+
+def _kill_group_leftovers(process: subprocess.Popen | None) -> None:
+    """Workers outliving their master (it was SIGKILLed) still hold the port and the database."""
+    if process is None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def _create_admin(env: dict) -> None:
