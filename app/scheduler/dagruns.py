@@ -246,21 +246,35 @@ def advance_runs(loop, now: dt.datetime) -> int:
         if run.dag_id in specs:
             _sync_task_instances(loop, run, specs[run.dag_id])
     db.session.flush()
+    keys = [(run.dag_id, run.run_id) for run in runs]
+    in_runs = tuple_(TaskInstance.dag_id, TaskInstance.run_id).in_(keys)
+    # Task instances another transaction holds (an API call marking or clearing them, another
+    # scheduler ending a try) are skipped rather than waited for, so that no lock cycle can form
+    # with a transaction that locks task instances first and their run second; a run with any of
+    # them locked waits for the next round.
     tis_by_run: dict[tuple[str, str], list[TaskInstance]] = defaultdict(list)
     for ti in db.session.execute(
         select(TaskInstance)
         .join(TaskInstance.dag_run)
         .options(contains_eager(TaskInstance.dag_run))
-        .where(tuple_(TaskInstance.dag_id, TaskInstance.run_id).in_([(r.dag_id, r.run_id) for r in runs]))
-        .with_for_update(of=TaskInstance, key_share=True)
+        .where(in_runs)
+        .with_for_update(of=TaskInstance, skip_locked=True, key_share=True)
     ).scalars():
         tis_by_run[(ti.dag_id, ti.run_id)].append(ti)
+    counts = {
+        (dag_id, run_id): count
+        for dag_id, run_id, count in db.session.execute(
+            select(TaskInstance.dag_id, TaskInstance.run_id, func.count()).where(in_runs).group_by(TaskInstance.dag_id, TaskInstance.run_id)
+        )
+    }
     changes = 0
     for run in runs:
+        key, spec = (run.dag_id, run.run_id), specs.get(run.dag_id)
+        if len(tis_by_run[key]) != counts.get(key, 0):
+            continue
         run.last_scheduling_decision = now
-        spec = specs.get(run.dag_id)
         if spec is not None:
-            changes += advance_run(loop, run, spec, tis_by_run[(run.dag_id, run.run_id)], now)
+            changes += advance_run(loop, run, spec, tis_by_run[key], now)
     return changes
 
 

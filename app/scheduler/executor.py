@@ -44,10 +44,11 @@ _CRITICAL_SECTION_KEY = 0x5F5C4ED
 class Slots:
     """What may start now: this scheduler's free executor slots, open pool slots, DAG task slots."""
 
-    def __init__(self, free: int, pools: dict[str, int | None], dag_active: dict[str, int]):
+    def __init__(self, free: int, pools: dict[str, int | None], dag_active: dict[str, int], full_dags: list[str]):
         self.free = free
         self.pools = pools  # pool -> open slots, None when unlimited
         self.dag_active = dag_active
+        self.full_dags = full_dags  # DAGs running max_active_tasks task instances already
 
     @classmethod
     def load(cls, job_id: int, parallelism: int) -> Slots:
@@ -62,17 +63,19 @@ class Slots:
             name: None if slots < 0 else slots - int(used.get(name) or 0)
             for name, slots in db.session.execute(select(Pool.pool, Pool.slots)).all()
         }
-        dag_active = dict(
-            db.session.execute(
-                select(TaskInstance.dag_id, func.count()).where(TaskInstance.state.in_(ACTIVE)).group_by(TaskInstance.dag_id)
-            ).all()
-        )
+        active = db.session.execute(
+            select(TaskInstance.dag_id, func.count(), DagModel.max_active_tasks)
+            .join(DagModel, DagModel.dag_id == TaskInstance.dag_id)
+            .where(TaskInstance.state.in_(ACTIVE))
+            .group_by(TaskInstance.dag_id, DagModel.max_active_tasks)
+        ).all()
         mine = db.session.execute(
             select(func.count()).where(TaskInstance.state.in_(ACTIVE), TaskInstance.queued_by_job_id == job_id)
         ).scalar_one()
         # parallelism 0 means no limit, as in Airflow.
         free = BATCH if parallelism <= 0 else min(BATCH, parallelism - mine)
-        return cls(free, pools, dag_active)
+        dag_active = {dag_id: count for dag_id, count, _ in active}
+        return cls(free, pools, dag_active, [dag_id for dag_id, count, limit in active if count >= limit])
 
     def open_pools(self) -> list[str]:
         return [name for name, open_slots in self.pools.items() if open_slots is None or open_slots > 0]
@@ -116,6 +119,7 @@ def start_tries(loop, now: dt.datetime) -> list[TaskInstance]:
             DagRun.state == S.RUNNING,
             DagModel.is_paused.is_(False),
             TaskInstance.pool.in_(slots.open_pools()),
+            TaskInstance.dag_id.not_in(slots.full_dags),
         )
         .order_by(TaskInstance.priority_weight.desc(), DagRun.execution_date, TaskInstance.map_index)
         .limit(BATCH)

@@ -67,8 +67,10 @@ class SchedulerJob:
         return job.id
 
     def heartbeat(self) -> None:
+        # A scheduler another one took for dead (a loop slower than the zombie threshold) is
+        # running again; the tries adopted meanwhile stay with their adopter.
         try:
-            db.session.execute(update(Job).where(Job.id == self.job_id).values(latest_heartbeat=utcnow()))
+            db.session.execute(update(Job).where(Job.id == self.job_id).values(latest_heartbeat=utcnow(), state="running"))
             db.session.commit()
         except Exception:  # the database may be back next loop; /health shows the gap meanwhile
             log.exception("Scheduler heartbeat failed")
