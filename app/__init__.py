@@ -51,6 +51,7 @@ def create_app(config_overrides: Mapping[str, Mapping[str, object]] | None = Non
     _configure_flask(flask_app, conf)
     init_db(flask_app, conf)
     if api:
+        from app.request_guards import RedactingRequestBodyValidator
         from app.security import init_auth
 
         init_auth(flask_app, conf)
@@ -60,6 +61,8 @@ def create_app(config_overrides: Mapping[str, Mapping[str, object]] | None = Non
             strict_validation=True,
             validate_responses=conf.getboolean("api", "validate_responses"),
             options={"swagger_ui": True, "serve_spec": True},
+            # Body validation errors quote the value, except under secret field names.
+            validator_map={"body": RedactingRequestBodyValidator},
             # Temporary: operations whose handler module is not written yet answer 501 instead of
             # stopping the app from loading. Remove once every handler exists.
             resolver_error=501,
@@ -73,11 +76,10 @@ def create_app(config_overrides: Mapping[str, Mapping[str, object]] | None = Non
 
 
 def _configure_flask(app: Flask, conf: Config) -> None:
-    secret = conf.get("webserver", "secret_key")
-    if not secret:
-        from app.secrets_check import missing_secret_key
+    from app.secrets_check import check_shared_keys, missing_secret_key
 
-        secret = missing_secret_key(conf)
+    check_shared_keys(conf)
+    secret = conf.get("webserver", "secret_key") or missing_secret_key(conf)
     app.config["SECRET_KEY"] = secret
     app.config["MAX_CONTENT_LENGTH"] = conf.getint("webserver", "max_content_length")
     app.config["SESSION_COOKIE_HTTPONLY"] = True

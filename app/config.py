@@ -13,6 +13,8 @@ import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+
 from app.paths import default_config_path
 
 log = logging.getLogger(__name__)
@@ -68,16 +70,19 @@ def generate_fernet_key() -> str:
     return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
 
 
-def _first_run_file(path: Path) -> None:
-    # Keys are generated per installation so that no two installations share a secret.
+def _first_run_file(path: Path, with_keys: bool) -> None:
+    # Keys are generated per installation so that no two installations share a secret. A node of a
+    # shared database gets none: every node must be given the same keys, and a key of its own
+    # would silently split them (secrets one node wrote, another could not read).
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = (
-        "# stableflow configuration; see config/default.cfg in the project for every option.\n"
-        "[core]\n"
-        f"fernet_key = {generate_fernet_key()}\n\n"
-        "[webserver]\n"
-        f"secret_key = {secrets.token_urlsafe(32)}\n"
-    )
+    text = "# stableflow configuration; see config/default.cfg in the project for every option.\n"
+    if with_keys:
+        text += (
+            "[core]\n"
+            f"fernet_key = {generate_fernet_key()}\n\n"
+            "[webserver]\n"
+            f"secret_key = {secrets.token_urlsafe(32)}\n"
+        )
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(text)
@@ -224,6 +229,18 @@ def _expand_home(parser: configparser.ConfigParser, home: Path) -> None:
                 parser.set(section, key, value.replace("{STABLEFLOW_HOME}", str(home)))
 
 
+def is_single_node(database_url: str) -> bool:
+    """SQLite serves one machine; any other database may be shared by several API nodes."""
+    return make_url(database_url).get_backend_name() == "sqlite"
+
+
+def _database_url(defaults: configparser.ConfigParser, environ: Mapping[str, str], overrides) -> str:
+    """The database URL the layers above the user file set (the file does not exist yet)."""
+    url = (overrides or {}).get("database", {}).get("sql_alchemy_conn")
+    url = url or environ.get(f"{ENV_PREFIX}DATABASE__SQL_ALCHEMY_CONN")
+    return str(url or defaults.get("database", "sql_alchemy_conn"))
+
+
 def load_config(
     overrides: Mapping[str, Mapping[str, object]] | None = None,
     environ: Mapping[str, str] | None = None,
@@ -244,7 +261,7 @@ def load_config(
     user_file = user_config_path()
     if not user_file.exists() and create_user_file and not environ.get("STABLEFLOW_CONFIG"):
         try:
-            _first_run_file(user_file)
+            _first_run_file(user_file, with_keys=is_single_node(_database_url(defaults, environ, overrides)))
             log.info("Created %s with new secret and Fernet keys", user_file)
         except FileExistsError:
             pass  # another process created it first

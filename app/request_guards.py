@@ -8,14 +8,26 @@ and JSON nested deeper than the rest of the stack can walk.
 - Request validation, serialization and response validation all recurse into JSON; a body nested
   a few hundred levels deep would exhaust Python's recursion limit somewhere in them (a 500).
   No API body needs more than MAX_JSON_DEPTH levels.
+
+`RedactingRequestBodyValidator` replaces Connexion's body validator: its messages quote the
+invalid value (`['x'] is not of type 'string' - 'password'`), in the 400 and in the server log; a
+value under a secret field name (as app/secrets_masker.py decides) is quoted as `'***'` instead.
 """
 from __future__ import annotations
 
+import logging
 import re
 
+from connexion.decorators.validation import RequestBodyValidator
+from connexion.exceptions import BadRequestProblem
+from connexion.utils import is_null
 from flask import request
+from jsonschema import ValidationError
 
 from app.errors import API_PREFIX, BadRequest
+from app.secrets_masker import REDACTED, is_sensitive, redact
+
+log = logging.getLogger(__name__)
 
 MAX_JSON_DEPTH = 64
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
@@ -65,3 +77,36 @@ def check_api_request() -> None:
     for where, text in _request_texts():
         if _UNSTORABLE.search(text):
             raise BadRequest(detail=UNSTORABLE_DETAIL.format(where=where))
+
+
+def validation_message(error: ValidationError, body=None) -> str:
+    """Connexion's `<message> - '<path>'`, with the value hidden when it is (or holds) a secret."""
+    path = ".".join(str(item) for item in error.path)
+    message = error.message
+    names = [str(item) for item in error.path if isinstance(item, str)]
+    if names and is_sensitive(names[-1]) or names == ["value"] and is_sensitive(_variable_key(body)):
+        hidden = REDACTED
+    else:
+        hidden = redact(error.instance)
+    if hidden != error.instance:
+        shown = repr(error.instance)
+        message = message.replace(shown, repr(hidden)) if shown in message else f"Invalid value {hidden!r}"
+    return message + (f" - '{path}'" if path else "")
+
+
+def _variable_key(body) -> str:
+    """The `key` beside a variable's `value`: a variable named like a secret holds one."""
+    return str(body.get("key", "")) if isinstance(body, dict) else ""
+
+
+class RedactingRequestBodyValidator(RequestBodyValidator):
+    def validate_schema(self, data, url):
+        if self.is_null_value_valid and is_null(data):
+            return None
+        try:
+            self.validator.validate(data)
+        except ValidationError as error:
+            message = validation_message(error, data)
+            log.info("%s validation error: %s", url, message)
+            raise BadRequestProblem(detail=message) from None
+        return None
