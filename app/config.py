@@ -261,8 +261,9 @@ def load_config(
     user_file = user_config_path()
     if not user_file.exists() and create_user_file and not environ.get("STABLEFLOW_CONFIG"):
         try:
-            _first_run_file(user_file, with_keys=is_single_node(_database_url(defaults, environ, overrides)))
-            log.info("Created %s with new secret and Fernet keys", user_file)
+            with_keys = is_single_node(_database_url(defaults, environ, overrides))
+            _first_run_file(user_file, with_keys=with_keys)
+            log.info("Created %s%s", user_file, " with new secret and Fernet keys" if with_keys else "")
         except FileExistsError:
             pass  # another process created it first
     if user_file.exists():

@@ -84,7 +84,7 @@ def validation_message(error: ValidationError, body=None) -> str:
     path = ".".join(str(item) for item in error.path)
     message = error.message
     names = [str(item) for item in error.path if isinstance(item, str)]
-    if names and is_sensitive(names[-1]) or names == ["value"] and is_sensitive(_variable_key(body)):
+    if (names and is_sensitive(names[-1])) or (names == ["value"] and is_sensitive(_variable_key(body))):
         hidden = REDACTED
     else:
         hidden = redact(error.instance)
