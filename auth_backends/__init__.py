@@ -30,13 +30,17 @@ from dataclasses import dataclass
 def lookup_user(username: str):
     """The active user with this username, or None."""
     from sqlalchemy import select
+    from sqlalchemy.orm import lazyload, selectinload
 
     from app.extensions import db
-    from app.models import User
+    from app.models import Role, User
 
     if not username:
         return None
-    user = db.session.execute(select(User).where(User.username == username)).scalar()
+    # Role names only: the identity's permissions come in one query of their own, and loading
+    # each role's permissions (with their actions and resources) here cost more than the request.
+    stmt = select(User).where(User.username == username).options(selectinload(User.roles).options(lazyload(Role.permissions)))
+    user = db.session.execute(stmt).scalar()
     if user is None or not user.active:
         return None
     return user

@@ -8,6 +8,9 @@ Interface:
 - `trigger_dag_run(dag_id, *, run_id=None, logical_date=None, data_interval=None, conf=None,
   note=None, external_trigger=True, run_type="manual", state="queued", now=None) -> DagRun`:
   a new run with its task instances (see trigger.py for the rules and errors).
+- `triggerable_dag(dag_id) -> (spec, dag_hash)`, `new_dag_run(spec, dag_hash, **same keywords)`,
+  `insert_dag_runs(runs, tis)`: the steps of trigger_dag_run, for callers adding many runs at
+  once (the bench's loader): checked, unsaved rows, then two flushes whatever their number.
 - `new_task_instances(run, spec)` / `create_task_instances(run, spec)`: a run's task instances,
   one per map index of a mapped task (unsaved / added to the session).
 - `mark_run_state(run, state, now)`, `mark_ti_state(ti, state, now)`: one row, with Airflow's dates.
@@ -26,8 +29,11 @@ from __future__ import annotations
 from app.runs.dag_runs import (
     create_task_instances,
     delete_dag_run,
+    insert_dag_runs,
+    new_dag_run,
     new_task_instances,
     trigger_dag_run,
+    triggerable_dag,
     validate_conf,
 )
 from app.runs.datasets import dataset_by_uri, register_dataset_event, register_outlet_events
@@ -49,6 +55,7 @@ from app.runs.transitions import (
 
 __all__ = [
     "archive_tries", "clear_task_instances", "create_task_instances", "dataset_by_uri", "delete_dag_run",
+    "insert_dag_runs", "new_dag_run", "triggerable_dag",
     "mark_run_state", "mark_running", "mark_scheduled", "mark_ti_state", "new_task_instances", "record_run_event", "record_task_event",
     "register_dataset_event", "register_outlet_events", "requeue_runs", "run_task_instances",
     "select_task_instances", "set_dag_run_state", "set_task_instance_state", "task_relatives",

@@ -5,7 +5,7 @@ import datetime as dt
 import getpass
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import jsonschema
 from sqlalchemy import delete, or_, select
@@ -72,13 +72,46 @@ def trigger_dag_run(
     naive dates) or AlreadyExists (the run id or the logical date is taken). Uniqueness is the
     database's call: on a conflict the session's transaction is rolled back before the 409.
     """
-    now = now or utcnow()
+    spec, dag_hash = triggerable_dag(dag_id)
+    run = new_dag_run(
+        spec, dag_hash, run_id=run_id, logical_date=logical_date, data_interval=data_interval, conf=conf,
+        note=note, external_trigger=external_trigger, run_type=run_type, state=state, now=now,
+    )
+    try:
+        insert_dag_runs([run], new_task_instances(run, spec))
+    except IntegrityError:
+        raise _conflict(dag_id, run.run_id, run.execution_date) from None
+    return run
+
+
+def triggerable_dag(dag_id: str) -> tuple[DagSpec, str | None]:
+    """The parsed structure and hash of an active DAG without import errors (404 / 400 otherwise)."""
     dag = db.session.execute(select(DagModel).where(DagModel.dag_id == dag_id, DagModel.is_active)).scalar()
     spec = load_dag_spec(dag_id) if dag is not None else None
     if spec is None:
         raise NotFound("DAG not found", f"DAG with dag_id: '{dag_id}' not found")
     if dag.has_import_errors:
         raise BadRequest("DAG cannot be triggered", f"DAG with dag_id: '{dag_id}' has import errors")
+    dag_hash = db.session.execute(select(SerializedDag.dag_hash).where(SerializedDag.dag_id == dag_id)).scalar()
+    return spec, dag_hash
+
+
+def new_dag_run(
+    spec: DagSpec,
+    dag_hash: str | None,
+    *,
+    run_id: str | None = None,
+    logical_date: dt.datetime | None = None,
+    data_interval: tuple[dt.datetime, dt.datetime] | None = None,
+    conf: Mapping | None = None,
+    note: str | None = None,
+    external_trigger: bool = True,
+    run_type: str = "manual",
+    state: str = S.QUEUED,
+    now: dt.datetime | None = None,
+) -> DagRun:
+    """A checked, unsaved run of `spec` (see trigger_dag_run for the rules); no database access."""
+    now = now or utcnow()
     if run_type not in RUN_TYPES:
         raise BadRequest(detail=f"Unknown run type {run_type!r}")
     logical_date = _aware(logical_date, "logical_date") if logical_date is not None else now
@@ -86,8 +119,8 @@ def trigger_dag_run(
     check_run_id(run_id)
     validate_conf(spec, conf)
     interval = _data_interval(spec, run_type, logical_date, data_interval)
-    run = DagRun(
-        dag_id=dag_id,
+    return DagRun(
+        dag_id=spec.dag_id,
         run_id=run_id,
         execution_date=logical_date,
         run_type=run_type,
@@ -95,22 +128,27 @@ def trigger_dag_run(
         conf=dict(conf) if conf is not None else None,
         data_interval_start=interval.start,
         data_interval_end=interval.end,
-        dag_hash=db.session.execute(select(SerializedDag.dag_hash).where(SerializedDag.dag_id == dag_id)).scalar(),
+        dag_hash=dag_hash,
         note=note,
         state=state,
         queued_at=now if state == S.QUEUED else None,
         start_date=now if state == S.RUNNING else None,
         clear_number=0,
     )
-    db.session.add(run)
+
+
+def insert_dag_runs(runs: Sequence[DagRun], tis: Sequence[TaskInstance]) -> None:
+    """Add new runs and their task instances in two flushes, whatever their number: the trigger
+    adds one run, the bench's loader thousands at a time. A taken run id or logical date raises
+    IntegrityError, with the session's transaction rolled back."""
+    db.session.add_all(runs)
     try:
         db.session.flush()
     except IntegrityError:
         db.session.rollback()
-        raise _conflict(dag_id, run_id, logical_date) from None
-    create_task_instances(run, spec)
+        raise
+    db.session.add_all(tis)
     db.session.flush()
-    return run
 
 
 def _aware(value: dt.datetime, name: str) -> dt.datetime:
