@@ -24,26 +24,40 @@ See docs/auth.md for a complete example.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 
 def lookup_user(username: str):
     """The active user with this username, or None."""
-    from sqlalchemy import select
-    from sqlalchemy.orm import lazyload, selectinload
-
     from app.extensions import db
-    from app.models import Role, User
 
     if not username:
         return None
-    # Role names only: the identity's permissions come in one query of their own, and loading
-    # each role's permissions (with their actions and resources) here cost more than the request.
-    stmt = select(User).where(User.username == username).options(selectinload(User.roles).options(lazyload(Role.permissions)))
-    user = db.session.execute(stmt).scalar()
+    user = db.session.execute(_user_by_name(), {"username": username}).unique().scalar()
     if user is None or not user.active:
         return None
     return user
+
+
+@functools.cache
+def _user_by_name():
+    """The user with its role names, in one query built once (every request runs it).
+
+    Only the role rows: the identity's permissions come in one query of their own
+    (app.permissions_cache), and loading each role's permissions here cost more than a request.
+    """
+    from sqlalchemy import bindparam, select
+    from sqlalchemy.orm import contains_eager
+
+    from app.models import Role, User
+
+    return (
+        select(User)
+        .outerjoin(User.roles)
+        .where(User.username == bindparam("username"))
+        .options(contains_eager(User.roles).lazyload(Role.permissions))
+    )
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from marshmallow import Schema, fields, validate
 
 from app.connections import extra, shown_extra
 from app.queries import conf
+from app.schemas.wire import WireSchema
 
 
 class ConnectionBodySchema(Schema):
@@ -24,7 +25,7 @@ class ConnectionBodySchema(Schema):
     extra = fields.String(allow_none=True)
 
 
-class ConnectionCollectionItemSchema(Schema):
+class ConnectionCollectionItemSchema(WireSchema):
     connection_id = fields.String(attribute="conn_id")
     conn_type = fields.String()
     description = fields.String(allow_none=True)
@@ -48,12 +49,12 @@ class ConnectionCollection(NamedTuple):
     total_entries: int
 
 
-class ConnectionCollectionSchema(Schema):
+class ConnectionCollectionSchema(WireSchema):
     connections = fields.List(fields.Nested(ConnectionCollectionItemSchema))
     total_entries = fields.Integer()
 
 
-class ConnectionTestSchema(Schema):
+class ConnectionTestSchema(WireSchema):
     status = fields.Boolean()
     message = fields.String()
 

@@ -6,9 +6,10 @@ from typing import NamedTuple
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from app.runs.states import DAG_RUN_STATES
+from app.schemas.wire import WireSchema
 
 
-class DAGRunSchema(Schema):
+class DAGRunSchema(WireSchema):
     dag_run_id = fields.String(attribute="run_id")
     dag_id = fields.String()
     logical_date = fields.DateTime()
@@ -37,7 +38,7 @@ class DAGRunCollection(NamedTuple):
     total_entries: int
 
 
-class DAGRunCollectionSchema(Schema):
+class DAGRunCollectionSchema(WireSchema):
     dag_runs = fields.List(fields.Nested(DAGRunSchema))
     total_entries = fields.Integer()
 

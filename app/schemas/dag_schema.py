@@ -3,17 +3,18 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from marshmallow import Schema, fields
+from marshmallow import fields
 
 from app.dags.file_tokens import file_token
 from app.dags.structure import DagSpec
 from app.dags.timetable import timedelta_wire
 from app.models import DagModel
+from app.schemas.wire import WireSchema
 
 PARAM_CLASS = "airflow.models.param.Param"
 
 
-class DAGSchema(Schema):
+class DAGSchema(WireSchema):
     dag_id = fields.String()
     dag_display_name = fields.String()
     root_dag_id = fields.String(allow_none=True)
@@ -66,7 +67,7 @@ class DAGCollection(NamedTuple):
     total_entries: int
 
 
-class DAGCollectionSchema(Schema):
+class DAGCollectionSchema(WireSchema):
     dags = fields.List(fields.Nested(DAGSchema))
     total_entries = fields.Integer()
 

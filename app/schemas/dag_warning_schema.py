@@ -3,10 +3,12 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from marshmallow import Schema, fields
+from marshmallow import fields
+
+from app.schemas.wire import WireSchema
 
 
-class DagWarningSchema(Schema):
+class DagWarningSchema(WireSchema):
     dag_id = fields.String()
     warning_type = fields.String()
     message = fields.String()
@@ -18,7 +20,7 @@ class DagWarningCollection(NamedTuple):
     total_entries: int
 
 
-class DagWarningCollectionSchema(Schema):
+class DagWarningCollectionSchema(WireSchema):
     dag_warnings = fields.List(fields.Nested(DagWarningSchema))
     total_entries = fields.Integer()
 

@@ -5,8 +5,10 @@ from typing import NamedTuple
 
 from marshmallow import Schema, fields
 
+from app.schemas.wire import WireSchema
 
-class BasicDAGRunSchema(Schema):
+
+class BasicDAGRunSchema(WireSchema):
     dag_run_id = fields.String(attribute="run_id")
     dag_id = fields.String()
     logical_date = fields.DateTime()
@@ -17,7 +19,7 @@ class BasicDAGRunSchema(Schema):
     data_interval_end = fields.DateTime()
 
 
-class DatasetEventSchema(Schema):
+class DatasetEventSchema(WireSchema):
     id = fields.Integer()
     dataset_id = fields.Integer()
     dataset_uri = fields.Method("_uri")
@@ -39,12 +41,12 @@ class DatasetEventCollection(NamedTuple):
     total_entries: int
 
 
-class DatasetEventCollectionSchema(Schema):
+class DatasetEventCollectionSchema(WireSchema):
     dataset_events = fields.List(fields.Nested(DatasetEventSchema))
     total_entries = fields.Integer()
 
 
-class QueuedEventSchema(Schema):
+class QueuedEventSchema(WireSchema):
     uri = fields.String()
     dag_id = fields.String()
     created_at = fields.DateTime()
@@ -55,7 +57,7 @@ class QueuedEventCollection(NamedTuple):
     total_entries: int
 
 
-class QueuedEventCollectionSchema(Schema):
+class QueuedEventCollectionSchema(WireSchema):
     queued_events = fields.List(fields.Nested(QueuedEventSchema))
     total_entries = fields.Integer()
 

@@ -3,23 +3,25 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from marshmallow import Schema, fields
+from marshmallow import fields
+
+from app.schemas.wire import WireSchema
 
 
-class DagScheduleDatasetReferenceSchema(Schema):
+class DagScheduleDatasetReferenceSchema(WireSchema):
     dag_id = fields.String()
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
 
 
-class TaskOutletDatasetReferenceSchema(Schema):
+class TaskOutletDatasetReferenceSchema(WireSchema):
     dag_id = fields.String()
     task_id = fields.String()
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
 
 
-class DatasetSchema(Schema):
+class DatasetSchema(WireSchema):
     id = fields.Integer()
     uri = fields.String()
     extra = fields.Method("_extra")
@@ -40,7 +42,7 @@ class DatasetCollection(NamedTuple):
     total_entries: int
 
 
-class DatasetCollectionSchema(Schema):
+class DatasetCollectionSchema(WireSchema):
     datasets = fields.List(fields.Nested(DatasetSchema))
     total_entries = fields.Integer()
 

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from marshmallow import Schema, fields
+from marshmallow import fields
+
+from app.schemas.wire import WireSchema
 
 
-class EventLogSchema(Schema):
+class EventLogSchema(WireSchema):
     event_log_id = fields.Integer(attribute="id")
     when = fields.DateTime(attribute="dttm")
     dag_id = fields.String(allow_none=True)
@@ -25,7 +27,7 @@ class EventLogCollection(NamedTuple):
     total_entries: int
 
 
-class EventLogCollectionSchema(Schema):
+class EventLogCollectionSchema(WireSchema):
     event_logs = fields.List(fields.Nested(EventLogSchema))
     total_entries = fields.Integer()
 

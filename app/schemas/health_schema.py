@@ -1,26 +1,28 @@
-from marshmallow import Schema, fields
+from marshmallow import fields
+
+from app.schemas.wire import WireSchema
 
 
-class _MetadatabaseSchema(Schema):
+class _MetadatabaseSchema(WireSchema):
     status = fields.String()
 
 
-class _SchedulerSchema(Schema):
+class _SchedulerSchema(WireSchema):
     status = fields.String()
     latest_scheduler_heartbeat = fields.DateTime(allow_none=True)
 
 
-class _TriggererSchema(Schema):
+class _TriggererSchema(WireSchema):
     status = fields.String(allow_none=True)
     latest_triggerer_heartbeat = fields.DateTime(allow_none=True)
 
 
-class _DagProcessorSchema(Schema):
+class _DagProcessorSchema(WireSchema):
     status = fields.String(allow_none=True)
     latest_dag_processor_heartbeat = fields.DateTime(allow_none=True)
 
 
-class HealthInfoSchema(Schema):
+class HealthInfoSchema(WireSchema):
     metadatabase = fields.Nested(_MetadatabaseSchema)
     scheduler = fields.Nested(_SchedulerSchema)
     triggerer = fields.Nested(_TriggererSchema)

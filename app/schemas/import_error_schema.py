@@ -3,10 +3,12 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from marshmallow import Schema, fields
+from marshmallow import fields
+
+from app.schemas.wire import WireSchema
 
 
-class ImportErrorSchema(Schema):
+class ImportErrorSchema(WireSchema):
     import_error_id = fields.Integer(attribute="id")
     timestamp = fields.DateTime()
     filename = fields.String()
@@ -18,7 +20,7 @@ class ImportErrorCollection(NamedTuple):
     total_entries: int
 
 
-class ImportErrorCollectionSchema(Schema):
+class ImportErrorCollectionSchema(WireSchema):
     import_errors = fields.List(fields.Nested(ImportErrorSchema))
     total_entries = fields.Integer()
 

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from marshmallow import Schema, fields
+from marshmallow import fields
+
+from app.schemas.wire import WireSchema
 
 
 class LogResponse(NamedTuple):
@@ -11,7 +13,7 @@ class LogResponse(NamedTuple):
     continuation_token: str
 
 
-class LogSchema(Schema):
+class LogSchema(WireSchema):
     content = fields.String()
     continuation_token = fields.String()
 

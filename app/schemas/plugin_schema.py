@@ -3,10 +3,12 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from marshmallow import Schema, fields
+from marshmallow import fields
+
+from app.schemas.wire import WireSchema
 
 
-class PluginSchema(Schema):
+class PluginSchema(WireSchema):
     name = fields.String()
     source = fields.String(allow_none=True)
     hooks = fields.List(fields.String())
@@ -27,7 +29,7 @@ class PluginCollection(NamedTuple):
     total_entries: int
 
 
-class PluginCollectionSchema(Schema):
+class PluginCollectionSchema(WireSchema):
     plugins = fields.List(fields.Nested(PluginSchema))
     total_entries = fields.Integer()
 

@@ -5,6 +5,8 @@ from typing import NamedTuple
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from app.schemas.wire import WireSchema
+
 UNLIMITED = -1
 
 
@@ -22,7 +24,7 @@ class PoolBodySchema(Schema):
     include_deferred = fields.Boolean()
 
 
-class PoolSchema(Schema):
+class PoolSchema(WireSchema):
     """A pool row plus its slot counts (attributes set by the endpoint, see pool_endpoint.PoolView)."""
 
     name = fields.String(attribute="pool")
@@ -42,7 +44,7 @@ class PoolCollection(NamedTuple):
     total_entries: int
 
 
-class PoolCollectionSchema(Schema):
+class PoolCollectionSchema(WireSchema):
     pools = fields.List(fields.Nested(PoolSchema))
     total_entries = fields.Integer()
 

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from marshmallow import Schema, fields
+from marshmallow import fields
+
+from app.schemas.wire import WireSchema
 
 
-class ProviderSchema(Schema):
+class ProviderSchema(WireSchema):
     package_name = fields.String(required=True)
     description = fields.String(required=True)
     version = fields.String(required=True)
@@ -17,7 +19,7 @@ class ProviderCollection(NamedTuple):
     total_entries: int
 
 
-class ProviderCollectionSchema(Schema):
+class ProviderCollectionSchema(WireSchema):
     providers = fields.List(fields.Nested(ProviderSchema))
     total_entries = fields.Integer()
 

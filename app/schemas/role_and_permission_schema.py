@@ -3,23 +3,25 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
+
+from app.schemas.wire import WireSchema
 
 
-class ActionSchema(Schema):
+class ActionSchema(WireSchema):
     name = fields.String(required=True)
 
 
-class ResourceSchema(Schema):
+class ResourceSchema(WireSchema):
     name = fields.String(required=True)
 
 
-class ActionResourceSchema(Schema):
+class ActionResourceSchema(WireSchema):
     action = fields.Nested(ActionSchema, required=True)
     resource = fields.Nested(ResourceSchema, required=True)
 
 
-class RoleSchema(Schema):
+class RoleSchema(WireSchema):
     # 64 is the column's length (as FAB's): a longer name is a 400, not a database error.
     name = fields.String(required=True, validate=validate.Length(min=1, max=64))
     # The model calls them permissions; the wire calls them actions, as Airflow does.
@@ -43,7 +45,7 @@ class RoleCollection(NamedTuple):
     total_entries: int
 
 
-class RoleCollectionSchema(Schema):
+class RoleCollectionSchema(WireSchema):
     roles = fields.List(fields.Nested(RoleSchema))
     total_entries = fields.Integer()
 
@@ -53,7 +55,7 @@ class ActionCollection(NamedTuple):
     total_entries: int
 
 
-class ActionCollectionSchema(Schema):
+class ActionCollectionSchema(WireSchema):
     actions = fields.List(fields.Nested(ActionSchema))
     total_entries = fields.Integer()
 

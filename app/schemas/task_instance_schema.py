@@ -5,10 +5,12 @@ from typing import NamedTuple
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from app.schemas.wire import WireSchema
+
 NEW_STATES = ("success", "failed", "skipped")
 
 
-class TaskInstanceHistorySchema(Schema):
+class TaskInstanceHistorySchema(WireSchema):
     """One try (a task_instance_history row, or the task instance's current try)."""
 
     task_id = fields.String()
@@ -67,17 +69,17 @@ class TaskInstanceCollection(NamedTuple):
     total_entries: int
 
 
-class TaskInstanceCollectionSchema(Schema):
+class TaskInstanceCollectionSchema(WireSchema):
     task_instances = fields.List(fields.Nested(TaskInstanceSchema))
     total_entries = fields.Integer()
 
 
-class TaskInstanceHistoryCollectionSchema(Schema):
+class TaskInstanceHistoryCollectionSchema(WireSchema):
     task_instances = fields.List(fields.Nested(TaskInstanceHistorySchema))
     total_entries = fields.Integer()
 
 
-class TaskInstanceReferenceSchema(Schema):
+class TaskInstanceReferenceSchema(WireSchema):
     task_id = fields.String()
     dag_id = fields.String()
     dag_run_id = fields.String(attribute="run_id")
@@ -88,7 +90,7 @@ class TaskInstanceReferenceSchema(Schema):
         return ti.dag_run.execution_date.isoformat()
 
 
-class TaskInstanceReferenceCollectionSchema(Schema):
+class TaskInstanceReferenceCollectionSchema(WireSchema):
     task_instances = fields.List(fields.Nested(TaskInstanceReferenceSchema))
 
 

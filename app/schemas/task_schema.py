@@ -3,14 +3,15 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from marshmallow import Schema, fields
+from marshmallow import fields
 
 from app.dags.structure import DagSpec, TaskSpec
 from app.dags.timetable import timedelta_wire
 from app.schemas.dag_schema import params_view
+from app.schemas.wire import WireSchema
 
 
-class TaskSchema(Schema):
+class TaskSchema(WireSchema):
     class_ref = fields.Dict()
     operator_name = fields.String()
     task_id = fields.String()
@@ -45,7 +46,7 @@ class TaskCollection(NamedTuple):
     total_entries: int
 
 
-class TaskCollectionSchema(Schema):
+class TaskCollectionSchema(WireSchema):
     tasks = fields.List(fields.Nested(TaskSchema))
     total_entries = fields.Integer()
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import NamedTuple
 
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
+
+from app.schemas.wire import WireSchema
 
 UTC = dt.timezone.utc
 
@@ -22,11 +24,11 @@ class NaiveUtcDateTime(fields.DateTime):
         return value.astimezone(UTC).replace(tzinfo=None).isoformat()
 
 
-class RoleNameSchema(Schema):
+class RoleNameSchema(WireSchema):
     name = fields.String(required=True)
 
 
-class UserCollectionItemSchema(Schema):
+class UserCollectionItemSchema(WireSchema):
     # Lengths are the columns' (as FAB's): longer values are a 400, not a database error.
     first_name = fields.String(required=True, validate=validate.Length(max=256))
     last_name = fields.String(required=True, validate=validate.Length(max=256))
@@ -59,7 +61,7 @@ class UserCollection(NamedTuple):
     total_entries: int
 
 
-class UserCollectionSchema(Schema):
+class UserCollectionSchema(WireSchema):
     users = fields.List(fields.Nested(UserCollectionItemSchema))
     total_entries = fields.Integer()
 

@@ -5,6 +5,8 @@ from typing import NamedTuple
 
 from marshmallow import Schema, fields, validate
 
+from app.schemas.wire import WireSchema
+
 
 class VariableBodySchema(Schema):
     """What a client sends (API names); key and value are required, as in Airflow."""
@@ -14,7 +16,7 @@ class VariableBodySchema(Schema):
     description = fields.String(allow_none=True)
 
 
-class VariableSchema(Schema):
+class VariableSchema(WireSchema):
     key = fields.String()
     value = fields.String(attribute="val", allow_none=True)
     description = fields.String(allow_none=True)
@@ -25,7 +27,7 @@ class VariableCollection(NamedTuple):
     total_entries: int
 
 
-class VariableCollectionSchema(Schema):
+class VariableCollectionSchema(WireSchema):
     # Airflow's list items carry the value too, although the spec's item schema leaves it out.
     variables = fields.List(fields.Nested(VariableSchema))
     total_entries = fields.Integer()

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from marshmallow import Schema, fields
+from marshmallow import fields
+
+from app.schemas.wire import WireSchema
 
 
-class XComCollectionItemSchema(Schema):
+class XComCollectionItemSchema(WireSchema):
     key = fields.String()
     timestamp = fields.DateTime()
     execution_date = fields.DateTime()
@@ -24,7 +26,7 @@ class XComCollection(NamedTuple):
     total_entries: int
 
 
-class XComCollectionSchema(Schema):
+class XComCollectionSchema(WireSchema):
     xcom_entries = fields.List(fields.Nested(XComCollectionItemSchema))
     total_entries = fields.Integer()
 
