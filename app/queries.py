@@ -115,6 +115,13 @@ def apply_range(stmt: Select, column: ColumnElement, gte=None, lte=None) -> Sele
     return stmt
 
 
+def apply_date_range(stmt: Select, column: ColumnElement, gte=None, lte=None) -> Select:
+    """`apply_range` for date-time query values (Connexion's strings, or datetimes from a body)."""
+    return apply_range(
+        stmt, column, None if gte is None else parse_datetime(gte), None if lte is None else parse_datetime(lte)
+    )
+
+
 def in_or_null(column: ColumnElement, values: Iterable[object | None]) -> ColumnElement:
     """`column IN (values)`, where a None among the values also matches NULL."""
     values = list(values)

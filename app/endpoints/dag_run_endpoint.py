@@ -12,12 +12,11 @@ from app.errors import BadRequest, NotFound
 from app.extensions import db
 from app.models import DagRun, DatasetEvent, dagrun_dataset_event
 from app.queries import (
-    apply_range,
+    apply_date_range,
     conf,
     load_or_400,
     order_by_clause,
     paginate,
-    parse_datetime,
     project,
     split_csv,
 )
@@ -83,8 +82,7 @@ def _filtered(stmt: Select, dag_ids, states, bounds: dict) -> Select:
     if states:
         stmt = stmt.where(DagRun.state.in_(states))
     for name, column in RANGES.items():
-        gte, lte = bounds.get(f"{name}_gte"), bounds.get(f"{name}_lte")
-        stmt = apply_range(stmt, column, gte and parse_datetime(gte), lte and parse_datetime(lte))
+        stmt = apply_date_range(stmt, column, bounds.get(f"{name}_gte"), bounds.get(f"{name}_lte"))
     return stmt
 
 

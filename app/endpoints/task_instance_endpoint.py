@@ -10,7 +10,7 @@ from app.dags.structure import DagSpec, load_dag_spec
 from app.errors import BadRequest, NotFound, PermissionDenied
 from app.extensions import db
 from app.models import DagRun, TaskInstance, TaskInstanceHistory
-from app.queries import apply_range, in_or_null, load_or_400, paginate, parse_datetime, split_csv
+from app.queries import apply_date_range, apply_range, in_or_null, load_or_400, paginate, split_csv
 from app.runs.dependencies import failed_dependencies
 from app.runs.states import FAILED, RUNNING, UPSTREAM_FAILED, parse_ti_states
 from app.schemas.task_instance_schema import (
@@ -77,8 +77,7 @@ def _filters(stmt: Select, *, dag_ids=None, run_ids=None, task_ids=None, state=N
     stmt = apply_range(stmt, TI.duration, duration_gte, duration_lte)
     for name, column in (("execution_date", DagRun.execution_date), ("start_date", TI.start_date),
                          ("end_date", TI.end_date), ("updated_at", TI.updated_at)):
-        gte, lte = bounds.get(f"{name}_gte"), bounds.get(f"{name}_lte")
-        stmt = apply_range(stmt, column, gte and parse_datetime(gte), lte and parse_datetime(lte))
+        stmt = apply_date_range(stmt, column, bounds.get(f"{name}_gte"), bounds.get(f"{name}_lte"))
     return stmt
 
 
