@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import connexion
 from connexion.apis.flask_api import FlaskApi
 from connexion.jsonifier import Jsonifier
-from flask import Flask, g, request
+from flask import Flask, request
 
 from app.config import Config, load_config
 from app.errors import API_PREFIX, register_error_handlers, request_id
@@ -89,13 +89,26 @@ def _configure_flask(app: Flask, conf: Config) -> None:
 
 
 def _register_hooks(app: Flask, conf: Config) -> None:
+    # Timers first, so that they see every request, refused ones included.
+    if conf.getboolean("metrics", "enabled"):
+        from app.metrics import init_metrics
+
+        init_metrics(app, conf)
+    from app.logging_setup import init_request_log
+
+    init_request_log(app, conf)
+
     @app.before_request
     def _assign_request_id():
-        g.request_id = request.headers.get("X-Request-ID", "")[:64] or None
+        # Known before anything is logged: every log line of the request carries it.
+        request_id()
 
     from app.request_guards import check_api_request
 
     app.before_request(check_api_request)
+    from app.faults import init_faults
+
+    init_faults(app, conf)
 
     @app.after_request
     def _api_headers(response):

@@ -278,6 +278,9 @@ _register_runs(cli)
 from app.commands.scheduler import scheduler_command  # noqa: E402
 
 cli.add_command(scheduler_command)
+from app.commands.seed import seed_command  # noqa: E402
+
+cli.add_command(seed_command)
 
 
 if __name__ == "__main__":

@@ -1,27 +1,36 @@
-"""Logging for the server, scheduler and CLI: human-readable text or JSON lines."""
+"""Logging for the server, scheduler and CLI: human-readable text or JSON lines.
+
+Every line logged while a request is handled carries the request's id (the client's X-Request-ID
+or a generated one, also sent back in that header) and the user (`-` until a backend has
+identified the caller). `[logging] log_requests` adds one line per API request.
+"""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import sys
+import time
+
+from flask import Flask, g, request
 
 from app.config import Config
 
 _HANDLER_NAME = "stableflow"
+NO_CONTEXT = "-"
 
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "time": dt.datetime.fromtimestamp(record.created, dt.timezone.utc).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
         }
-        for attr in ("request_id", "user"):
-            value = getattr(record, attr, None)
-            if value:
-                entry[attr] = value
+        if getattr(record, "request_id", NO_CONTEXT) != NO_CONTEXT:
+            entry["request_id"] = record.request_id
+            entry["user"] = getattr(record, "user", NO_CONTEXT)
         if record.exc_info:
             entry["exc_info"] = self.formatException(record.exc_info)
         return json.dumps(entry)
@@ -31,15 +40,17 @@ class RequestContextFilter(logging.Filter):
     """Stamp every record made during a request with its request id and user."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        from flask import g, has_request_context
+        from flask import has_request_context
 
         if has_request_context():
-            record.request_id = getattr(g, "request_id", None) or "-"
+            from app.errors import request_id
+
+            record.request_id = request_id()
             identity = g.get("stableflow_identity")
-            record.user = identity.username if identity else "-"
+            record.user = identity.username if identity else NO_CONTEXT
         else:
-            record.request_id = getattr(record, "request_id", "-")
-            record.user = getattr(record, "user", "-")
+            record.request_id = getattr(record, "request_id", NO_CONTEXT)
+            record.user = getattr(record, "user", NO_CONTEXT)
         return True
 
 
@@ -60,3 +71,28 @@ def configure_logging(conf: Config) -> None:
         )
     root.addHandler(handler)
     root.setLevel(level)
+
+
+# -- one line per API request ------------------------------------------------------------------
+request_log = logging.getLogger("stableflow.requests")
+
+
+def _start_request_timer():
+    g.stableflow_request_log_started = time.perf_counter()
+
+
+def _log_request(response):
+    from app.errors import API_PREFIX
+
+    started = g.pop("stableflow_request_log_started", None)
+    if started is not None and request.path.startswith(API_PREFIX):
+        milliseconds = (time.perf_counter() - started) * 1000
+        request_log.info("%s %s %s %.1fms", request.method, request.path, response.status_code, milliseconds)
+    return response
+
+
+def init_request_log(app: Flask, conf: Config) -> None:
+    """Log each API request once it is answered, when `[logging] log_requests`."""
+    if conf.getboolean("logging", "log_requests"):
+        app.before_request(_start_request_timer)
+        app.after_request(_log_request)

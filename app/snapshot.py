@@ -2,6 +2,8 @@
 return to a seeded state in milliseconds instead of re-migrating."""
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from sqlalchemy import Integer, func, select, text
 from sqlalchemy.engine import Engine
 
@@ -18,8 +20,10 @@ def take_snapshot(engine: Engine) -> Snapshot:
         }
 
 
-def restore_snapshot(engine: Engine, snapshot: Snapshot) -> None:
-    tables = Base.metadata.sorted_tables
+def restore_snapshot(engine: Engine, snapshot: Snapshot, keep: Collection[str] = ()) -> None:
+    """Put back every table's rows; the tables named in `keep` are left as they are (a live
+    server's `job` rows describe the processes running now, not the snapshot's)."""
+    tables = [table for table in Base.metadata.sorted_tables if table.name not in keep]
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             names = ", ".join(conn.dialect.identifier_preparer.quote(t.name) for t in tables)

@@ -1,9 +1,18 @@
 """gunicorn settings for stableflow: `gunicorn -c config/gunicorn.conf.py 'app:create_app()'`."""
 import os
+import shutil
+import tempfile
 
 from app.config import load_config
 
 _conf = load_config()
+
+# With [metrics] enabled, each worker counts its requests into files of one folder that /metrics
+# adds up (prometheus_client's multiprocess mode). Set before the app, and prometheus_client, load.
+_metrics_dir = None
+if _conf.getboolean("metrics", "enabled") and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    _metrics_dir = tempfile.mkdtemp(prefix="stableflow-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
 
 bind = os.environ.get(
     "GUNICORN_BIND",
@@ -24,3 +33,8 @@ def post_fork(server, worker):
     from app.extensions import dispose_engine
 
     dispose_engine(server.app.wsgi())
+
+
+def on_exit(server):
+    if _metrics_dir:
+        shutil.rmtree(_metrics_dir, ignore_errors=True)

@@ -162,3 +162,8 @@ class Job(Base):
     executor_class: Mapped[str | None] = mapped_column(String(500))
     hostname: Mapped[str | None] = mapped_column(String(500))
     unixname: Mapped[str | None] = mapped_column(String(1000))
+    # Scheduler loops so far and their total and latest duration, written with each heartbeat:
+    # GET /metrics on any API node reads them here.
+    loop_count: Mapped[int] = mapped_column(Integer, default=0)
+    loop_seconds_total: Mapped[float] = mapped_column(Float, default=0.0)
+    last_loop_seconds: Mapped[float | None] = mapped_column(Float)

@@ -12,6 +12,7 @@ import logging
 import signal
 import socket
 import threading
+import time
 from pathlib import Path
 
 from flask import Flask
@@ -20,6 +21,7 @@ from sqlalchemy import update
 from app.extensions import db
 from app.models import Job, utcnow
 from app.scheduler.executor import JOB_TYPE
+from app.scheduler.gate import LoopGate
 from app.scheduler.loop import SchedulerLoop
 
 log = logging.getLogger(__name__)
@@ -66,11 +68,19 @@ class SchedulerJob:
         self.job_id = job.id
         return job.id
 
-    def heartbeat(self) -> None:
+    def heartbeat(self, loop_seconds: float | None = None) -> None:
+        """Refresh the heartbeat; with the duration of the loop before it, for GET /metrics."""
         # A scheduler another one took for dead (a loop slower than the zombie threshold) is
         # running again; the tries adopted meanwhile stay with their adopter.
+        values: dict = {"latest_heartbeat": utcnow(), "state": "running"}
+        if loop_seconds is not None:
+            values.update(
+                loop_count=Job.loop_count + 1,
+                loop_seconds_total=Job.loop_seconds_total + loop_seconds,
+                last_loop_seconds=loop_seconds,
+            )
         try:
-            db.session.execute(update(Job).where(Job.id == self.job_id).values(latest_heartbeat=utcnow(), state="running"))
+            db.session.execute(update(Job).where(Job.id == self.job_id).values(**values))
             db.session.commit()
         except Exception:  # the database may be back next loop; /health shows the gap meanwhile
             log.exception("Scheduler heartbeat failed")
@@ -100,17 +110,22 @@ class SchedulerJob:
             self.register()
             log.info("Scheduler job %s started", self.job_id)
             loop = SchedulerLoop(self.conf, self.job_id)
-            loops = 0
+            gate = LoopGate(db.engine)
+            loops, loop_seconds = 0, None
             try:
                 while not self.stop_event.is_set():
-                    self.heartbeat()
-                    busy = loop.run_once()
+                    with gate.loop():
+                        self.heartbeat(loop_seconds)
+                        started = time.perf_counter()
+                        busy = loop.run_once()
+                        loop_seconds = time.perf_counter() - started
                     loops += 1
                     if num_runs is not None and loops >= num_runs:
                         break
                     if not busy:
                         self.stop_event.wait(_idle_wait(loop, interval))
             finally:
+                gate.close()
                 self._finish()
                 log.info("Scheduler job %s stopped", self.job_id)
 

@@ -18,12 +18,12 @@ def problem(status, detail, instance, title):
 
 @pytest.fixture(scope="module")
 def exposed_app():
-    return make_app(webserver={"expose_config": "True"}, testing={"my_token": "tok", "plain": "p"})
+    return make_app(webserver={"expose_config": "True"}, custom={"my_token": "tok", "plain": "p"})
 
 
 @pytest.fixture(scope="module")
 def masked_app():
-    return make_app(webserver={"expose_config": "non-sensitive-only"}, testing={"my_token": "tok", "plain": "p"})
+    return make_app(webserver={"expose_config": "non-sensitive-only"}, custom={"my_token": "tok", "plain": "p"})
 
 
 @pytest.fixture
@@ -36,9 +36,9 @@ def masked(masked_app):
     return masked_app.test_client()
 
 
-TESTING_SECTION = {"name": "testing", "options": [{"key": "my_token", "value": "tok"}, {"key": "plain", "value": "p"}]}
-HIDDEN_TESTING_SECTION = {
-    "name": "testing",
+CUSTOM_SECTION = {"name": "custom", "options": [{"key": "my_token", "value": "tok"}, {"key": "plain", "value": "p"}]}
+HIDDEN_CUSTOM_SECTION = {
+    "name": "custom",
     "options": [{"key": "my_token", "value": "< hidden >"}, {"key": "plain", "value": "p"}],
 }
 
@@ -56,10 +56,10 @@ class TestGetConfig:
         )
 
     def test_exposed_shows_sensitive_values(self, exposed):
-        response = exposed.get("/api/v1/config?section=testing", headers={**ADMIN, **JSON})
+        response = exposed.get("/api/v1/config?section=custom", headers={**ADMIN, **JSON})
         assert response.status_code == 200
         assert response.mimetype == "application/json"
-        assert response.json == {"sections": [TESTING_SECTION]}
+        assert response.json == {"sections": [CUSTOM_SECTION]}
         webserver = exposed.get("/api/v1/config?section=webserver", headers={**ADMIN, **JSON}).json
         assert {"key": "secret_key", "value": "test-secret-key"} in webserver["sections"][0]["options"]
 
@@ -67,7 +67,7 @@ class TestGetConfig:
         response = masked.get("/api/v1/config", headers={**ADMIN, **JSON})
         assert response.status_code == 200
         sections = {s["name"]: {o["key"]: o["value"] for o in s["options"]} for s in response.json["sections"]}
-        assert sections["testing"] == {"my_token": "< hidden >", "plain": "p"}
+        assert sections["custom"] == {"my_token": "< hidden >", "plain": "p"}
         assert sections["webserver"]["secret_key"] == "< hidden >"
         assert sections["core"]["fernet_key"] == "< hidden >"
         assert sections["database"]["sql_alchemy_conn"] == "< hidden >"
@@ -75,16 +75,16 @@ class TestGetConfig:
         assert "test-secret-key" not in response.get_data(as_text=True)
 
     def test_text_plain_is_ini(self, masked):
-        response = masked.get("/api/v1/config?section=testing", headers={**ADMIN, **TEXT})
+        response = masked.get("/api/v1/config?section=custom", headers={**ADMIN, **TEXT})
         assert response.status_code == 200
         assert response.mimetype == "text/plain"
-        assert response.get_data(as_text=True) == "[testing]\nmy_token = < hidden >\nplain = p\n"
+        assert response.get_data(as_text=True) == "[custom]\nmy_token = < hidden >\nplain = p\n"
 
     def test_whole_text_has_a_blank_line_between_sections(self, exposed):
         text = exposed.get("/api/v1/config", headers={**ADMIN, "Accept": "*/*"}).get_data(as_text=True)
         assert text.startswith("[core]\n")
         assert "\n\n[api]\n" in text
-        assert text.endswith("[testing]\nmy_token = tok\nplain = p\n")
+        assert text.endswith("[custom]\nmy_token = tok\nplain = p\n")
 
     @pytest.mark.parametrize("accept", [None, "text/html", "application/xml"])
     def test_unacceptable_accept_is_406(self, exposed, accept):
@@ -112,11 +112,11 @@ class TestGetConfig:
 
 class TestGetValue:
     def test_plain_option(self, masked):
-        response = masked.get("/api/v1/config/section/testing/option/plain", headers={**ADMIN, **JSON})
+        response = masked.get("/api/v1/config/section/custom/option/plain", headers={**ADMIN, **JSON})
         assert response.status_code == 200
-        assert response.json == {"sections": [{"name": "testing", "options": [{"key": "plain", "value": "p"}]}]}
+        assert response.json == {"sections": [{"name": "custom", "options": [{"key": "plain", "value": "p"}]}]}
 
-    @pytest.mark.parametrize(("section", "option"), [("testing", "my_token"), ("webserver", "secret_key")])
+    @pytest.mark.parametrize(("section", "option"), [("custom", "my_token"), ("webserver", "secret_key")])
     def test_sensitive_option_is_hidden_even_when_exposed(self, exposed, section, option):
         response = exposed.get(f"/api/v1/config/section/{section}/option/{option}", headers={**ADMIN, **TEXT})
         assert response.get_data(as_text=True) == f"[{section}]\n{option} = < hidden >\n"

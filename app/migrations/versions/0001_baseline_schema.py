@@ -151,6 +151,9 @@ def upgrade() -> None:
     sa.Column('executor_class', sa.String(length=500), nullable=True),
     sa.Column('hostname', sa.String(length=500), nullable=True),
     sa.Column('unixname', sa.String(length=1000), nullable=True),
+    sa.Column('loop_count', sa.Integer(), nullable=False),
+    sa.Column('loop_seconds_total', sa.Float(), nullable=False),
+    sa.Column('last_loop_seconds', sa.Float(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('job_pkey'))
     )
     with op.batch_alter_table('job', schema=None) as batch_op:
