@@ -67,12 +67,14 @@ def paginate(
     clamp: bool = True,
     scalars: bool = True,
 ) -> Page:
-    """Run the count and one page of `stmt`: two queries whatever the page size."""
+    """One page of `stmt` and the count of all its rows: two queries whatever the page size, or one
+    when the page itself tells the count (a short page that is not past the end)."""
     limit = check_limit(limit, clamp=clamp)
     offset = check_offset(offset)
-    total = count(stmt)
     result = db.session.execute(stmt.limit(limit).offset(offset))
     items = list(result.scalars() if scalars else result)
+    # Counting reads every matching row (a whole table for an unfiltered list): skip it when avoidable.
+    total = offset + len(items) if len(items) < limit and (items or not offset) else count(stmt)
     return Page(items, total)
 
 

@@ -23,7 +23,7 @@ from app.queries import (
     upsert,
 )
 from app.schemas.variable_schema import variable_body_schema
-from tests.conftest import make_app
+from tests.conftest import count_queries, make_app
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +81,33 @@ def test_paginate_counts_the_filtered_query_before_paging(small_pages):
     assert [p.pool for p in page.items] == ["p3", "p4"]
     assert page.total_entries == 8
     assert [p.pool for p in paginate(stmt, limit=100, offset=None).items] == [f"p{i}" for i in range(5)]
+
+
+@pytest.mark.parametrize(
+    ("limit", "offset", "names", "total", "queries"),
+    [
+        (5, 0, ["p0", "p1", "p2", "p3", "p4"], 8, 2),  # a full page: the count is needed
+        (5, 6, ["p6", "p7"], 8, 1),  # a short page ends the list: it tells the count
+        (5, 8, [], 8, 2),  # past the end: only the count knows
+        (5, 20, [], 8, 2),
+    ],
+)
+def test_paginate_counts_only_when_the_page_does_not_tell(small_pages_app, limit, offset, names, total, queries):
+    with small_pages_app.app_context():
+        db.session.add_all([Pool(pool=f"p{i}", slots=i) for i in range(8)])
+        db.session.commit()
+        stmt = select(Pool).where(Pool.pool.like("p%")).order_by(Pool.pool)
+        with count_queries(small_pages_app) as counter:
+            page = paginate(stmt, limit=limit, offset=offset)
+        assert ([p.pool for p in page.items], page.total_entries, counter.count) == (names, total, queries)
+        db.session.remove()
+
+
+def test_paginate_of_nothing_is_one_query(small_pages_app):
+    with small_pages_app.app_context(), count_queries(small_pages_app) as counter:
+        page = paginate(select(Pool).where(Pool.pool == "none"), limit=5, offset=0)
+        assert (page.items, page.total_entries, counter.count) == ([], 0, 1)
+        db.session.remove()
 
 
 def test_paginate_list(small_pages):

@@ -76,8 +76,8 @@ DAG_FIELDS = tuple(DAGSchema().fields)
 DAG_DETAIL_FIELDS = tuple(DAGDetailSchema().fields)
 
 
-def dag_view(dag: DagModel) -> dict:
-    """The DAG row as the API names its values (the tags must be loaded)."""
+def dag_view(dag: DagModel, tags: list[str] | None = None) -> dict:
+    """The DAG row as the API names its values; its tag names, or else its loaded tags."""
     return {
         "dag_id": dag.dag_id,
         "dag_display_name": dag.dag_display_name or dag.dag_id,
@@ -97,7 +97,7 @@ def dag_view(dag: DagModel) -> dict:
         "description": dag.description,
         "schedule_interval": dag.schedule_interval,
         "timetable_description": dag.timetable_description,
-        "tags": [{"name": tag.name} for tag in dag.tags],
+        "tags": [{"name": name} for name in (tags if tags is not None else [tag.name for tag in dag.tags])],
         "max_active_tasks": dag.max_active_tasks,
         "max_active_runs": dag.max_active_runs,
         "max_consecutive_failed_dag_runs": dag.max_consecutive_failed_dag_runs,
