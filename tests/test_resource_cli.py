@@ -43,6 +43,7 @@ def runner(tmp_path, monkeypatch):
     monkeypatch.setenv("STABLEFLOW_HOME", str(tmp_path))
     monkeypatch.setenv("STABLEFLOW__DATABASE__SQL_ALCHEMY_CONN", database_url())
     monkeypatch.setenv("STABLEFLOW__CORE__FERNET_KEY", FERNET_KEY)
+    monkeypatch.setenv("STABLEFLOW__WEBSERVER__SECRET_KEY", "test-secret-key")
     return CliRunner()
 
 

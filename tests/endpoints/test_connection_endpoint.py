@@ -198,7 +198,11 @@ class TestPostConnection:
             assert db.session.execute(select(Connection)).first() is None
 
     def test_without_fernet_key_nothing_is_stored(self, app):
-        keyless = make_app(core={"fernet_key": ""}).test_client()
+        # A server only starts without a key on SQLite (app/secrets_check.py); drop it afterwards so
+        # the endpoint's own refusal is tested on every database.
+        keyless_app = make_app()
+        keyless_app.extensions["stableflow.conf"].set("core", "fernet_key", "")
+        keyless = keyless_app.test_client()
         body = {"connection_id": "c1", "conn_type": "http", "password": PASSWORD}
         response = keyless.post("/api/v1/connections", json=body, headers=basic_auth("admin"))
         assert response.status_code == 500
