@@ -25,7 +25,7 @@ class PoolBodySchema(Schema):
 
 
 class PoolSchema(WireSchema):
-    """A pool row plus its slot counts (attributes set by the endpoint, see pool_endpoint.PoolView)."""
+    """A pool with its slot counts (the dicts pool_endpoint._view builds)."""
 
     name = fields.String(attribute="pool")
     slots = fields.Integer()
