@@ -221,13 +221,20 @@ def _inject(injector: FaultInjector):
     g.stableflow_fault = " ".join(applied)
     log.warning("Injected fault %s into %s %s (rule: %s)", g.stableflow_fault, request.method, request.path, rule.text)
     if rule.status is not None:
-        title = TITLE_BY_STATUS.get(rule.status) or http.HTTPStatus(rule.status).phrase
+        title = TITLE_BY_STATUS.get(rule.status) or _reason(rule.status)
         headers = {"Retry-After": rule.retry_after} if rule.retry_after else None
         detail = f"Fault injected by [testing] fault rule {rule.number}: {rule.text}"
         return problem_response(rule.status, title, detail, headers=headers)
     if rule.drop == "before":
         return Response(status=500)  # never sent: the connection is cut instead
     return None
+
+
+def _reason(status: int) -> str:
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:  # a code no standard names (599)
+        return "Error"
 
 
 def _fault_header(response):

@@ -14,6 +14,21 @@ if _conf.getboolean("metrics", "enabled") and not os.environ.get("PROMETHEUS_MUL
     _metrics_dir = tempfile.mkdtemp(prefix="stableflow-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
 
+if _conf.get("logging", "format").lower() == "json":
+    from gunicorn.glogging import Logger
+
+    class JsonLinesLogger(Logger):
+        """gunicorn's own lines (workers starting, stopping, timing out) as JSON lines too."""
+
+        def setup(self, cfg):
+            super().setup(cfg)
+            from app.logging_setup import JsonFormatter
+
+            for handler in self.error_log.handlers + self.access_log.handlers:
+                handler.setFormatter(JsonFormatter())
+
+    logger_class = JsonLinesLogger
+
 bind = os.environ.get(
     "GUNICORN_BIND",
     f"{_conf.get('webserver', 'web_server_host')}:{_conf.getint('webserver', 'web_server_port')}",
