@@ -13,6 +13,10 @@ import pytest
 
 from pytest_stableflow import parse_settings
 
+# The server these tests start always uses SQLite: the run on another backend would repeat them.
+pytestmark = pytest.mark.skipif(
+    bool(os.environ.get("STABLEFLOW_TEST_SQL_ALCHEMY_CONN")), reason="SQLite-only server; covered by the SQLite run"
+)
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "pytest_project"
 
 
