@@ -31,6 +31,11 @@ from app.extensions import db  # noqa: E402
 
 TEST_PASSWORD = "test-password"
 FERNET_KEY = base64.urlsafe_b64encode(b"k" * 32).decode()
+# The test installation's keys, in its config file as an operator sets them: a first run on
+# PostgreSQL writes none, and commands (the CLI's) read only the file and the environment.
+(_HOME / "stableflow.cfg").write_text(
+    f"[core]\nfernet_key = {FERNET_KEY}\n\n[webserver]\nsecret_key = test-secret-key\n"
+)
 # username -> roles; every test database has these users.
 TEST_USERS = {
     "admin": ["Admin"],

@@ -203,7 +203,8 @@ def test_a_node_of_a_shared_database_without_keys_refuses_to_start(fresh_home, k
 
 
 def test_a_single_sqlite_node_without_a_secret_key_runs_on_a_process_key(fresh_home, caplog):
-    app = create_app(base_overrides(webserver={"secret_key": ""}))
+    app = create_app(base_overrides(database={"sql_alchemy_conn": f"sqlite:///{fresh_home}/single.db"},
+                                    webserver={"secret_key": ""}))
     assert len(app.config["SECRET_KEY"]) >= 32
     assert "secret_key is not set; using a key that lasts only as long as this process" in caplog.text
     with app.app_context():
