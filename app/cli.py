@@ -140,7 +140,7 @@ def gunicorn_command(port=None, host=None, workers=None) -> list[str]:
 @cli.command()
 @click.option("-p", "--port", type=int, default=None, help="Port (default [webserver] web_server_port).")
 @click.option("-H", "--hostname", "host", default=None, help="Address to bind (default 127.0.0.1).")
-@click.option("-w", "--workers", type=int, default=None, help="gunicorn sync workers.")
+@click.option("-w", "--workers", type=int, default=None, help="gunicorn worker processes.")
 def webserver(port, host, workers):
     """Serve the API under gunicorn."""
     cmd = gunicorn_command(port, host, workers)

@@ -1,4 +1,5 @@
 """gunicorn settings for stableflow: `gunicorn -c config/gunicorn.conf.py 'app:create_app()'`."""
+import gc
 import os
 import shutil
 import tempfile
@@ -34,13 +35,24 @@ bind = os.environ.get(
     f"{_conf.get('webserver', 'web_server_host')}:{_conf.getint('webserver', 'web_server_port')}",
 )
 workers = int(os.environ.get("GUNICORN_WORKERS", _conf.getint("webserver", "workers")))
-# Sync workers: Connexion 2 is WSGI, and the handlers are short database calls.
-worker_class = "sync"
+# Threaded workers with one thread: requests run one at a time per worker (the handlers are short,
+# CPU-bound database calls; more threads only fight over the GIL), but connections are kept alive
+# between requests, which sync workers cannot do: a new TCP connection per request cost clients and
+# workers about as much CPU as a simple GET itself (bench/README.md). Override with GUNICORN_CMD_ARGS.
+worker_class = "gthread"
+threads = 1
+keepalive = 5
 timeout = _conf.getint("webserver", "web_server_worker_timeout")
 # Build the app once in the master and fork it: workers share its memory and start at once.
 preload_app = True
 accesslog = None
 errorlog = "-"
+
+
+def pre_fork(server, worker):
+    # Move the preloaded app's objects out of the garbage collector's reach: a collection in a
+    # worker would otherwise write to every one of them and copy the pages it shares with the master.
+    gc.freeze()
 
 
 def post_fork(server, worker):

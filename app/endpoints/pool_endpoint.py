@@ -91,8 +91,9 @@ def _assign(pool: Pool, data: dict) -> None:
 @requires_access(perm(CAN_READ, RESOURCE_POOL))
 def get_pools(*, limit: int | None = None, offset: int | None = None, order_by: str | None = None):
     """List pools with their slot counts."""
-    stmt = select(Pool).order_by(*order_by_clause(order_by, ORDER_BY, "id", tiebreak=Pool.id))
-    page = paginate(stmt, limit=limit, offset=offset)
+    # Rows, not Pool objects: a page is only read, and loading 100 objects cost a fifth of the request.
+    stmt = select(Pool.__table__).order_by(*order_by_clause(order_by, ORDER_BY, "id", tiebreak=Pool.id))
+    page = paginate(stmt, limit=limit, offset=offset, scalars=False)
     counts = _slot_counts(pool.pool for pool in page.items)
     views = [_view(pool, counts[pool.pool]) for pool in page.items]
     return pool_collection_schema.dump(PoolCollection(views, page.total_entries))
