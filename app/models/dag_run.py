@@ -27,6 +27,8 @@ class DagRun(Base):
         UniqueConstraint("dag_id", "run_id"),
         UniqueConstraint("dag_id", "execution_date"),
         Index("idx_dag_run_dag_id_execution_date", "dag_id", "execution_date"),
+        # A DAG's runs in the lists' default order (id), without sorting all of them.
+        Index("idx_dag_run_dag_id_id", "dag_id", "id"),
         Index("idx_dag_run_state", "state"),
         Index("idx_dag_run_execution_date", "execution_date"),
         Index("idx_dag_run_updated_at", "updated_at"),
@@ -98,6 +100,8 @@ class TaskInstance(_TaskInstanceColumns, Base):
             ["dag_id", "run_id"], ["dag_run.dag_id", "dag_run.run_id"], ondelete="CASCADE"
         ),
         Index("idx_ti_dag_run", "dag_id", "run_id"),
+        # Task-instance lists across runs in their order (map index, id), without sorting the table.
+        Index("idx_ti_map_index_id", "map_index", "id"),
         Index("idx_ti_state", "state"),
         Index("idx_ti_pool", "pool", "state"),
         Index("idx_ti_job_id", "job_id"),

@@ -103,6 +103,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('dag_run', schema=None) as batch_op:
         batch_op.create_index('idx_dag_run_dag_id_execution_date', ['dag_id', 'execution_date'], unique=False)
+        batch_op.create_index('idx_dag_run_dag_id_id', ['dag_id', 'id'], unique=False)
         batch_op.create_index('idx_dag_run_execution_date', ['execution_date'], unique=False)
         batch_op.create_index('idx_dag_run_state', ['state'], unique=False)
         batch_op.create_index('idx_dag_run_updated_at', ['updated_at'], unique=False)
@@ -322,6 +323,7 @@ def upgrade() -> None:
     with op.batch_alter_table('task_instance', schema=None) as batch_op:
         batch_op.create_index('idx_ti_dag_run', ['dag_id', 'run_id'], unique=False)
         batch_op.create_index('idx_ti_job_id', ['job_id'], unique=False)
+        batch_op.create_index('idx_ti_map_index_id', ['map_index', 'id'], unique=False)
         batch_op.create_index('idx_ti_pool', ['pool', 'state'], unique=False)
         batch_op.create_index('idx_ti_state', ['state'], unique=False)
 
@@ -405,6 +407,7 @@ def downgrade() -> None:
     with op.batch_alter_table('task_instance', schema=None) as batch_op:
         batch_op.drop_index('idx_ti_state')
         batch_op.drop_index('idx_ti_pool')
+        batch_op.drop_index('idx_ti_map_index_id')
         batch_op.drop_index('idx_ti_job_id')
         batch_op.drop_index('idx_ti_dag_run')
 
@@ -445,6 +448,7 @@ def downgrade() -> None:
         batch_op.drop_index('idx_dag_run_updated_at')
         batch_op.drop_index('idx_dag_run_state')
         batch_op.drop_index('idx_dag_run_execution_date')
+        batch_op.drop_index('idx_dag_run_dag_id_id')
         batch_op.drop_index('idx_dag_run_dag_id_execution_date')
 
     op.drop_table('dag_run')
