@@ -16,6 +16,7 @@ Disable it with `-p no:stableflow`.
 """
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -30,6 +31,7 @@ import urllib.request
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -127,9 +129,9 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _quiet_import():
-    """Import what the reset needs from stableflow, without its import-time warnings failing a
-    project that runs with `filterwarnings = error`."""
+def _stableflow() -> SimpleNamespace:
+    """What the plugin uses of stableflow, imported on first use (never when the plugin loads), so
+    that its import-time warnings cannot fail a project that runs with `filterwarnings = error`."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from sqlalchemy import create_engine
@@ -137,7 +139,10 @@ def _quiet_import():
         from app.faults import parse_rules
         from app.scheduler.gate import hold_scheduler
         from app.snapshot import restore_snapshot, take_snapshot
-    return create_engine, parse_rules, hold_scheduler, restore_snapshot, take_snapshot
+    return SimpleNamespace(
+        create_engine=create_engine, parse_rules=parse_rules, hold_scheduler=hold_scheduler,
+        restore_snapshot=restore_snapshot, take_snapshot=take_snapshot,
+    )
 
 
 def _api_session(base: str, auth: tuple[str, str]):
@@ -202,20 +207,20 @@ class StableflowServer:
     # -- state --------------------------------------------------------------------------------
     def take_snapshot(self) -> None:
         """Remember the current state (database and task logs) as the one reset() puts back."""
-        create_engine, _, _, _, take_snapshot = _quiet_import()
+        stableflow = _stableflow()
         if self._engine is None:
-            self._engine = create_engine(f"sqlite:///{self.database}", connect_args={"timeout": 30})
-        self._snapshot = take_snapshot(self._engine)
+            self._engine = stableflow.create_engine(f"sqlite:///{self.database}", connect_args={"timeout": 30})
+        self._snapshot = stableflow.take_snapshot(self._engine)
         shutil.rmtree(self.home / "seeded-logs", ignore_errors=True)
         if (self.home / "logs").exists():
             shutil.copytree(self.home / "logs", self.home / "seeded-logs")
 
     def reset(self) -> None:
         """Put back the seeded state, with the scheduler held between two loops; clear faults."""
-        _, _, hold_scheduler, restore_snapshot, _ = _quiet_import()
-        with hold_scheduler(str(self.database)):
+        stableflow = _stableflow()
+        with stableflow.hold_scheduler(str(self.database)):
             # The job table says which schedulers run now: it is not part of the seeded state.
-            restore_snapshot(self._engine, self._snapshot, keep=("job",))
+            stableflow.restore_snapshot(self._engine, self._snapshot, keep=("job",))
             shutil.rmtree(self.home / "logs", ignore_errors=True)
             if (self.home / "seeded-logs").exists():
                 shutil.copytree(self.home / "seeded-logs", self.home / "logs")
@@ -225,9 +230,8 @@ class StableflowServer:
     def set_faults(self, *rules: str) -> None:
         """Replace the fault rules (docs/testing.md), e.g. set_faults("GET /api/v1/pools status=503").
         Every worker applies them from its next request on."""
-        _, parse_rules, _, _, _ = _quiet_import()
         text = "\n".join(rules) + "\n"
-        parse_rules(text)  # a mistake fails here, in the test, not silently in the server
+        _stableflow().parse_rules(text)  # a mistake fails here, in the test, not silently in the server
         partial = self.faults_file.with_suffix(".tmp")
         partial.write_text(text, encoding="utf-8")
         os.replace(partial, self.faults_file)  # workers never read a half-written file
@@ -267,8 +271,6 @@ class StableflowServer:
     def _get_json(self, path: str, auth: bool = True):
         request = urllib.request.Request(self.api_url + path)
         if auth:
-            import base64
-
             token = base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
             request.add_header("Authorization", f"Basic {token}")
         try:
@@ -353,6 +355,8 @@ def _environment(home: Path, dags_folder: Path, options: dict, settings: dict) -
 
 def start_server(home: Path, *, dags_folder: Path | None, seed_files, settings: dict, options: dict) -> StableflowServer:
     """Migrate and seed a database in `home`, snapshot it, then serve it (and schedule)."""
+    if "sql_alchemy_conn" in settings.get("database", {}):
+        raise pytest.UsageError("the stableflow test server keeps its own SQLite database; drop database.sql_alchemy_conn")
     home.mkdir(parents=True, exist_ok=True)
     if dags_folder is None:
         dags_folder = home / "dags"

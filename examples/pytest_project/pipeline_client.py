@@ -17,12 +17,14 @@ class PipelineClient:
         self.timeout = timeout
         self.session = requests.Session()
         self.session.auth = auth
-        self.attempts = 0
+        self.attempts = 0  # requests sent, retries included
+        self.last_attempts = 0  # those of the latest call
 
     def _request(self, method: str, path: str, **kwargs) -> requests.Response:
         """Send, retrying connection errors, timeouts and 502/503/504 answers."""
         for attempt in range(self.retries + 1):
             self.attempts += 1
+            self.last_attempts = attempt + 1
             last = attempt == self.retries
             try:
                 response = self.session.request(method, self.api_url + path, timeout=self.timeout, **kwargs)
@@ -39,7 +41,7 @@ class PipelineClient:
         """Trigger a run once: a retry that finds the run already created (the first try went
         through but its answer was lost) counts as success."""
         response = self._request("POST", f"/dags/{dag_id}/dagRuns", json={"dag_run_id": run_id})
-        if response.status_code == 409 and self.attempts > 1:
+        if response.status_code == 409 and self.last_attempts > 1:
             response = self._request("GET", f"/dags/{dag_id}/dagRuns/{run_id}")
         response.raise_for_status()
         return response.json()
