@@ -7,6 +7,7 @@ from typing import NamedTuple
 
 import pytest
 from marshmallow import Schema, fields, post_dump
+from sqlalchemy import create_engine, text
 
 from app.schemas.wire import WireSchema, dump
 
@@ -133,3 +134,11 @@ def test_schema_with_dump_hooks_is_dumped_by_marshmallow():
 
     assert Hooked().dump({"name": "x"}) == {"name": "x", "hooked": True}
     assert dump(Hooked(), {"name": "y"}) == {"name": "y", "hooked": True}
+
+
+def test_database_rows_dump_like_marshmallow():
+    engine = create_engine("sqlite://")
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT 'hello' AS text, 3 AS number, NULL AS raw, 'src' AS source_name")).first()
+    engine.dispose()
+    assert _schemas(WireSchema)().dump(row) == _schemas(Schema)().dump(row)

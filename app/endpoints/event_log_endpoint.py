@@ -42,7 +42,8 @@ def get_event_logs(
     excluded_events: str | None = None,
 ):
     """List audit entries, filtered exactly on the given fields."""
-    stmt = select(EventLog)
+    # Rows, not EventLog objects: a page is only read, and the objects cost a third of the request.
+    stmt = select(EventLog.__table__)
     exact = {
         EventLog.dag_id: dag_id,
         EventLog.task_id: task_id,
@@ -64,7 +65,7 @@ def get_event_logs(
     if excluded_events:
         stmt = stmt.where(EventLog.event.not_in(split_csv(excluded_events)))
     stmt = stmt.order_by(*order_by_clause(order_by, ORDER_BY, "event_log_id", tiebreak=EventLog.id))
-    page = paginate(stmt, limit=limit, offset=offset)
+    page = paginate(stmt, limit=limit, offset=offset, scalars=False)
     return event_log_collection_schema.dump(EventLogCollection(page.items, page.total_entries))
 
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from marshmallow import Schema, fields, missing
 from marshmallow.decorators import POST_DUMP, PRE_DUMP
+from sqlalchemy.engine import Row
 
 _PLAN = "_wire_plan"
 _NOT_COMPILED = object()
@@ -27,7 +28,8 @@ def _read(obj, name: str):
     if type(obj) is dict:
         value = obj.get(name, missing)
         return value if value is not missing else getattr(obj, name, missing)
-    if not hasattr(obj, "__getitem__"):
+    if isinstance(obj, Row) or not hasattr(obj, "__getitem__"):
+        # A database row refuses string keys (TypeError): marshmallow ends at its attribute too.
         return getattr(obj, name, missing)
     try:
         return obj[name]
