@@ -13,8 +13,8 @@ import pytest
 
 from pytest_stableflow import parse_settings
 
-# The server these tests start always uses SQLite: the run on another backend would repeat them.
-pytestmark = pytest.mark.skipif(
+# The servers these tests start always use SQLite: the run on another backend would repeat them.
+sqlite_only = pytest.mark.skipif(
     bool(os.environ.get("STABLEFLOW_TEST_SQL_ALCHEMY_CONN")), reason="SQLite-only server; covered by the SQLite run"
 )
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "pytest_project"
@@ -37,12 +37,14 @@ def write(folder: Path, **files: str) -> Path:
     return folder
 
 
+@sqlite_only
 def test_the_example_project_passes():
     result = run_pytest(EXAMPLE, "-q")
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-3000:]
     assert "19 passed" in result.stdout
 
 
+@sqlite_only
 def test_loading_the_plugin_imports_nothing_of_stableflow(tmp_path):
     write(tmp_path, **{
         "pytest.ini": "[pytest]\n",
@@ -59,6 +61,7 @@ def test_loading_the_plugin_imports_nothing_of_stableflow(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@sqlite_only
 def test_it_can_be_disabled(tmp_path):
     write(tmp_path, **{"pytest.ini": "[pytest]\n", "test_x.py": "def test_x(stableflow_server):\n    pass\n"})
     result = run_pytest(tmp_path, "-q", "-p", "no:stableflow")
@@ -66,6 +69,7 @@ def test_it_can_be_disabled(tmp_path):
     assert "fixture 'stableflow_server' not found" in result.stdout
 
 
+@sqlite_only
 def test_command_line_options_and_conftest_overrides(tmp_path):
     write(tmp_path, **{
         "pytest.ini": """\
@@ -105,6 +109,7 @@ def test_command_line_options_and_conftest_overrides(tmp_path):
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-3000:]
 
 
+@sqlite_only
 def test_a_failing_seed_fails_the_fixture_with_its_message(tmp_path):
     write(tmp_path, **{
         "pytest.ini": "[pytest]\nstableflow_seed_file = seed.yaml\n",
