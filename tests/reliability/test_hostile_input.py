@@ -324,14 +324,11 @@ def forged_tokens(app) -> list[str]:
         payload + "." + signature[::-1],
         URLSafeSerializer(app.config["SECRET_KEY"]).dumps({"log_pos": 0})[:-2] + "AA",
         "..%2F..%2Fetc%2Fpasswd",
-        "",
     ]
 
 
 def test_forged_file_tokens_name_no_file(app, client, admin_headers, dags):  # noqa: F811
     for token in forged_tokens(app):
-        if not token:
-            continue
         with unchanged(app, client, admin_headers):
             assert_problem(client.get(f"{API}/dagSources/{token}", headers={**admin_headers, "Accept": "text/plain"}), 404)
             assert_problem(client.put(f"{API}/parseDagFile/{token}", headers=admin_headers), 404)
