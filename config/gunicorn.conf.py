@@ -35,13 +35,13 @@ bind = os.environ.get(
     f"{_conf.get('webserver', 'web_server_host')}:{_conf.getint('webserver', 'web_server_port')}",
 )
 workers = int(os.environ.get("GUNICORN_WORKERS", _conf.getint("webserver", "workers")))
-# Threaded workers with one thread: requests run one at a time per worker (the handlers are short,
-# CPU-bound database calls; more threads only fight over the GIL), but connections are kept alive
-# between requests, which sync workers cannot do: a new TCP connection per request cost clients and
-# workers about as much CPU as a simple GET itself (bench/README.md). Override with GUNICORN_CMD_ARGS.
-worker_class = "gthread"
-threads = 1
-keepalive = 5
+# Sync workers: one request at a time per worker, and a new connection per request (no keep-alive).
+# Measured against gthread workers with keep-alive (bench/README.md): kept-alive connections stay
+# with the worker that accepted them, so with a few clients one worker could take them all while
+# the other idled, and p99 latency was 2-3x worse; a sync worker accepts only when it is free, so
+# the load spreads by itself. The handlers are short, CPU-bound database calls: threads would
+# only fight over the GIL. GUNICORN_CMD_ARGS overrides any of this.
+worker_class = "sync"
 timeout = _conf.getint("webserver", "web_server_worker_timeout")
 # Build the app once in the master and fork it: workers share its memory and start at once.
 preload_app = True
