@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 from flask import current_app
 from marshmallow import Schema, ValidationError
@@ -76,6 +77,12 @@ def paginate(
     # Counting reads every matching row (a whole table for an unfiltered list): skip it when avoidable.
     total = offset + len(items) if len(items) < limit and (items or not offset) else count(stmt)
     return Page(items, total)
+
+
+def plain_rows(rows: Sequence) -> list[SimpleNamespace]:
+    """Database rows as plain objects with the same attributes, for pages only read: loading ORM
+    objects costs several times more, and reading a Row's attributes by name about 4x a plain one's."""
+    return [SimpleNamespace(**row._asdict()) for row in rows]
 
 
 def paginate_list(items: Sequence, *, limit: int | None, offset: int | None) -> Page:

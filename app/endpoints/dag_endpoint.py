@@ -16,6 +16,7 @@ from app.queries import (
     load_or_400,
     order_by_clause,
     paginate,
+    plain_rows,
     project,
     select_fields,
     split_csv,
@@ -33,6 +34,8 @@ from app.schemas.dag_schema import (
 from app.security import current_identity, dag_access, requires_access
 
 ORDER_BY = {"dag_id": DagModel.dag_id}
+# What a DAG of the list shows (the dataset expression, a JSON document, is for the details only).
+LIST_COLUMNS = [column for column in DagModel.__table__.columns if column.name != "dataset_expression"]
 ONLY_IS_PAUSED = "Only `is_paused` field can be updated through the REST API"
 
 
@@ -95,13 +98,14 @@ def get_dags(
     # Rows, not DagModel and DagTag objects (tag names come from _tag_names): a page is only read,
     # and loading those objects cost half of the request.
     stmt = _filtered(
-        select(DagModel.__table__), methods=("GET",), only_active=only_active, paused=paused, tags=tags,
+        select(*LIST_COLUMNS), methods=("GET",), only_active=only_active, paused=paused, tags=tags,
         dag_id_pattern=dag_id_pattern,
     )
     page = paginate(
         stmt.order_by(*order_by_clause(order_by, ORDER_BY, "dag_id")), limit=limit, offset=offset, scalars=False
     )
-    return _dump_collection(page.items, page.total_entries, names, _tag_names([d.dag_id for d in page.items]))
+    dags = plain_rows(page.items)
+    return _dump_collection(dags, page.total_entries, names, _tag_names([d.dag_id for d in dags]))
 
 
 @requires_access(dag_access("PUT"))

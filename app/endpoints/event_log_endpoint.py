@@ -6,7 +6,7 @@ import datetime as dt
 from sqlalchemy import select
 
 from app.models import EventLog
-from app.queries import one_or_404, order_by_clause, paginate, parse_datetime, split_csv
+from app.queries import one_or_404, order_by_clause, paginate, parse_datetime, plain_rows, split_csv
 from app.schemas.event_log_schema import EventLogCollection, event_log_collection_schema, event_log_schema
 from app.security import dag_access, requires_access
 
@@ -66,7 +66,7 @@ def get_event_logs(
         stmt = stmt.where(EventLog.event.not_in(split_csv(excluded_events)))
     stmt = stmt.order_by(*order_by_clause(order_by, ORDER_BY, "event_log_id", tiebreak=EventLog.id))
     page = paginate(stmt, limit=limit, offset=offset, scalars=False)
-    return event_log_collection_schema.dump(EventLogCollection(page.items, page.total_entries))
+    return event_log_collection_schema.dump(EventLogCollection(plain_rows(page.items), page.total_entries))
 
 
 @requires_access(dag_access("GET", "AUDIT_LOG"))

@@ -17,6 +17,7 @@ from app.queries import (
     load_or_400,
     order_by_clause,
     paginate,
+    plain_rows,
     require_fields,
 )
 from app.schemas.pool_schema import (
@@ -94,8 +95,9 @@ def get_pools(*, limit: int | None = None, offset: int | None = None, order_by: 
     # Rows, not Pool objects: a page is only read, and loading 100 objects cost a fifth of the request.
     stmt = select(Pool.__table__).order_by(*order_by_clause(order_by, ORDER_BY, "id", tiebreak=Pool.id))
     page = paginate(stmt, limit=limit, offset=offset, scalars=False)
-    counts = _slot_counts(pool.pool for pool in page.items)
-    views = [_view(pool, counts[pool.pool]) for pool in page.items]
+    pools = plain_rows(page.items)
+    counts = _slot_counts(pool.pool for pool in pools)
+    views = [_view(pool, counts[pool.pool]) for pool in pools]
     return pool_collection_schema.dump(PoolCollection(views, page.total_entries))
 
 

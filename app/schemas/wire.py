@@ -10,6 +10,7 @@ pre/post-dump hooks, or that override how values are read, are dumped by marshma
 """
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 
 from marshmallow import Schema, fields, missing
@@ -56,6 +57,8 @@ def _converter(field: fields.Field) -> Callable | None:
     if kind is fields.DateTime:
         fmt = field.format or field.DEFAULT_FORMAT
         func = field.SERIALIZATION_FUNCS.get(fmt)
+        if func is dt.datetime.isoformat:
+            return _iso
         if func is None:
             return lambda value: None if value is None else value.strftime(fmt)
         return lambda value: None if value is None else func(value)
@@ -80,10 +83,15 @@ def _identity(value):
     return value
 
 
+def _iso(value):
+    return None if value is None else value.isoformat()
+
+
 # The commonest conversions, written into the plan instead of called (a call per field was half of it).
 _INLINE = {
     _identity: "v",
     _text: "v if v is None or v.__class__ is str else _text(v)",
+    _iso: "None if v is None else v.isoformat()",
 }
 
 
