@@ -20,7 +20,8 @@ from sqlalchemy.engine import Row
 _PLAN = "_wire_plan"
 _NOT_COMPILED = object()
 # Field types whose `_serialize` is the plain conversion below (exact types: a subclass may change it).
-_NUMBERS = {fields.Integer: int, fields.Float: float}
+_NUMBERS = {fields.Integer: lambda value: None if value is None else int(value),
+            fields.Float: lambda value: None if value is None else float(value)}
 _IDENTITY = (fields.Raw, fields.Boolean)
 
 
@@ -29,13 +30,24 @@ def _read(obj, name: str):
     if type(obj) is dict:
         value = obj.get(name, missing)
         return value if value is not missing else getattr(obj, name, missing)
-    if isinstance(obj, Row) or not hasattr(obj, "__getitem__"):
-        # A database row refuses string keys (TypeError): marshmallow ends at its attribute too.
+    if _by_attribute(type(obj)):
         return getattr(obj, name, missing)
     try:
         return obj[name]
     except (KeyError, IndexError, TypeError, AttributeError):
         return getattr(obj, name, missing)
+
+
+_BY_ATTRIBUTE: dict[type, bool] = {}
+
+
+def _by_attribute(kind: type) -> bool:
+    """Whether marshmallow would end at the attribute for objects of this type: they have no
+    `__getitem__`, or they are database rows, which refuse string keys (TypeError)."""
+    known = _BY_ATTRIBUTE.get(kind)
+    if known is None:
+        known = _BY_ATTRIBUTE[kind] = issubclass(kind, Row) or not hasattr(kind, "__getitem__")
+    return known
 
 
 def _text(value):
@@ -52,8 +64,7 @@ def _converter(field: fields.Field) -> Callable | None:
     if kind is fields.String:
         return _text
     if kind in _NUMBERS and not field.as_string:
-        num = _NUMBERS[kind]
-        return lambda value: None if value is None else num(value)
+        return _NUMBERS[kind]
     if kind is fields.DateTime:
         fmt = field.format or field.DEFAULT_FORMAT
         func = field.SERIALIZATION_FUNCS.get(fmt)
@@ -92,6 +103,8 @@ _INLINE = {
     _identity: "v",
     _text: "v if v is None or v.__class__ is str else _text(v)",
     _iso: "None if v is None else v.isoformat()",
+    _NUMBERS[fields.Integer]: "None if v is None else int(v)",
+    _NUMBERS[fields.Float]: "None if v is None else float(v)",
 }
 
 
@@ -105,7 +118,9 @@ def _compile(schema: Schema):
         return None
     names = {"dict_class": schema.dict_class, "missing": missing, "_read": _read, "_text": _text,
              "accessor": schema.get_attribute}
-    lines = ["def plan(obj):", "    out = dict_class()", "    is_dict = type(obj) is dict"]
+    names["_by_attribute"] = _by_attribute
+    lines = ["def plan(obj):", "    out = dict_class()", "    kind = type(obj)", "    is_dict = kind is dict",
+             "    by_attribute = not is_dict and _by_attribute(kind)"]
     for i, (attr_name, field) in enumerate(schema.dump_fields.items()):
         key = field.data_key if field.data_key is not None else attr_name
         source = field.attribute if field.attribute is not None else attr_name
@@ -124,7 +139,8 @@ def _compile(schema: Schema):
             continue
         names[f"c{i}"], names[f"d{i}"] = convert, field.dump_default
         # A dict without the key falls back to its attribute, as marshmallow's get_value does.
-        lines += [f"    v = obj.get({source!r}, missing) if is_dict else _read(obj, {source!r})",
+        lines += [f"    v = getattr(obj, {source!r}, missing) if by_attribute else "
+                  f"obj.get({source!r}, missing) if is_dict else _read(obj, {source!r})",
                   "    if v is missing and is_dict:",
                   f"        v = getattr(obj, {source!r}, missing)"]
         if field.dump_default is not missing:
