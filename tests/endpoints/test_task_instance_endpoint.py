@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from app import runs
+from app.dags.structure import load_dag_spec
 from app.extensions import db
 from app.models import DagModel, DagRun, EventLog, Pool, TaskInstance
 from tests.conftest import basic_auth, make_app
@@ -290,7 +291,7 @@ class TestGetMappedTaskInstances:
         with app.app_context():
             run = db.session.execute(select(DagRun)).scalar_one()
             db.session.execute(TaskInstance.__table__.delete())
-            runs.create_task_instances(run, runs.dag_runs.load_dag_spec("wide"))
+            runs.create_task_instances(run, load_dag_spec("wide"))
             db.session.commit()
         assert queries(app, send) == small <= 7
 
