@@ -20,14 +20,17 @@ SCHEDULER_JOB = "SchedulerJob"
 
 def _latest_scheduler() -> Job | None:
     """The scheduler job Airflow would report: a running one first, then the freshest heartbeat."""
-    # CASE rather than ordering on the comparison itself: PostgreSQL sorts NULL states first.
-    stmt = (
-        select(Job)
-        .where(Job.job_type == SCHEDULER_JOB, Job.latest_heartbeat.is_not(None))
-        .order_by(case((Job.state == "running", 0), else_=1), Job.latest_heartbeat.desc())
-        .limit(1)
-    )
-    return db.session.execute(stmt).scalar()
+    return db.session.execute(_LATEST_SCHEDULER).scalar()
+
+
+# Built once: monitors poll /health, and building the statement cost as much as running it.
+# CASE rather than ordering on the comparison itself: PostgreSQL sorts NULL states first.
+_LATEST_SCHEDULER = (
+    select(Job)
+    .where(Job.job_type == SCHEDULER_JOB, Job.latest_heartbeat.is_not(None))
+    .order_by(case((Job.state == "running", 0), else_=1), Job.latest_heartbeat.desc())
+    .limit(1)
+)
 
 
 def _alive(job: Job | None) -> bool:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask import Response
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 
 from app.audit import action_logging
 from app.errors import BadRequest, NotFound
@@ -41,8 +41,12 @@ def _audit_extra(kwargs: dict) -> dict:
     return extra
 
 
+# Built once (every read of a variable runs it): building a statement costs about what running it does.
+_BY_KEY = select(Variable).where(Variable.key == bindparam("key"))
+
+
 def _get_or_404(key: str) -> Variable:
-    variable = db.session.execute(select(Variable).where(Variable.key == key)).scalar()
+    variable = db.session.execute(_BY_KEY, {"key": key}).scalar()
     if variable is None:
         raise NotFound("Variable not found", "Variable does not exist")
     return variable
