@@ -47,9 +47,9 @@ def install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        # Up to 16 MB of pages per connection (SQLite's default is 2 MB): the list counts read a
+        # Up to 8 MB of pages per connection (SQLite's default is 2 MB): the list counts read a
         # whole index of a large table (100,000 runs or audit entries), which then stays cached.
-        cursor.execute("PRAGMA cache_size=-16000")
+        cursor.execute("PRAGMA cache_size=-8000")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.close()
 
