@@ -191,8 +191,8 @@ def print_report(report: dict) -> None:
     for when in ("memory_idle", "memory_after_load"):
         a, b = ours[when], report["bare"][when]
         print(f"{when.replace('_', ' ')}: stableflow RSS {a['rss_mb']} MB / PSS {a['pss_mb']} MB "
-              f"({a['processes']} processes), bare RSS {b['rss_mb']} MB / PSS {b['pss_mb']} MB "
-              f"(x{a['rss_mb'] / b['rss_mb']:.2f} RSS, x{a['pss_mb'] / b['pss_mb']:.2f} PSS)")
+              f"({a['processes']} processes; workers RSS {a['workers_rss_mb']} MB), bare RSS {b['rss_mb']} MB / "
+              f"PSS {b['pss_mb']} MB (x{a['rss_mb'] / b['rss_mb']:.2f} RSS, x{a['pss_mb'] / b['pss_mb']:.2f} PSS)")
     cpu = max(op["driver_cpu_us_per_request"] for _, op in rows)
     print("cpu ms: the server's CPU time per request (all its processes), the figure other load disturbs least")
     print(f"driver CPU: at most {cpu:.0f} us per request (python -m bench.driver --selftest shows its ceiling)")
@@ -233,7 +233,7 @@ def print_scale(report: dict) -> None:
     print(f"\nscale check: 10 DAGs, 10 task instances per run, {report['workers']} workers, "
           f"{report.get('database')}; load average before {report['conditions_before']['load_average']}, "
           f"after {report['conditions_after']['load_average']}")
-    head = f"{'operation':30}" + "".join(f"{s + ' runs':>24}" for s in scales) + f"{'slowdown':>20}"
+    head = f"{'operation':36}" + "".join(f"{s + ' runs':>24}" for s in scales) + f"{'slowdown':>20}"
     print(head)
     print(f"{'':30}" + "".join(f"{'req/s cpu ms p99 ms':>24}" for _ in scales) + f"{'req/s   cpu':>20}")
     print("-" * len(head))
@@ -245,7 +245,7 @@ def print_scale(report: dict) -> None:
         a, b = report["scales"][first]["operations"][name], report["scales"][last]["operations"][name]
         by_rate = a["req_per_s"] / b["req_per_s"]
         by_cpu = b["server_cpu_ms_per_request"] / a["server_cpu_ms_per_request"]
-        print(f"{name:30}{cells}{by_rate:>13.2f}x {by_cpu:5.2f}x")
+        print(f"{name:36}{cells}{by_rate:>13.2f}x {by_cpu:5.2f}x")
 
 
 def write(report: dict, kind: str, folder: Path = RESULTS) -> Path:
