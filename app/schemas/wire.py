@@ -117,8 +117,7 @@ def _compile(schema: Schema):
     if schema._hooks[PRE_DUMP] or schema._hooks[POST_DUMP] or type(schema).get_attribute is not Schema.get_attribute:
         return None
     names = {"dict_class": schema.dict_class, "missing": missing, "_read": _read, "_text": _text,
-             "accessor": schema.get_attribute}
-    names["_by_attribute"] = _by_attribute
+             "_by_attribute": _by_attribute, "accessor": schema.get_attribute}
     lines = ["def plan(obj):", "    out = dict_class()", "    kind = type(obj)", "    is_dict = kind is dict",
              "    by_attribute = not is_dict and _by_attribute(kind)"]
     for i, (attr_name, field) in enumerate(schema.dump_fields.items()):
