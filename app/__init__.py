@@ -63,9 +63,6 @@ def create_app(config_overrides: Mapping[str, Mapping[str, object]] | None = Non
             options={"swagger_ui": True, "serve_spec": True},
             # Body validation errors quote the value, except under secret field names.
             validator_map={"body": RedactingRequestBodyValidator},
-            # Temporary: operations whose handler module is not written yet answer 501 instead of
-            # stopping the app from loading. Remove once every handler exists.
-            resolver_error=501,
         )
         _register_hooks(flask_app, conf)
         from app.cors import init_cors

@@ -74,15 +74,28 @@ def trigger_dag_run(
     database's call: on a conflict the session's transaction is rolled back before the 409.
     """
     spec, dag_hash = triggerable_dag(dag_id)
-    run = new_dag_run(
-        spec, dag_hash, run_id=run_id, logical_date=logical_date, data_interval=data_interval, conf=conf,
-        note=note, external_trigger=external_trigger, run_type=run_type, state=state, now=now,
-    )
-    try:
-        insert_dag_runs([run], new_task_instances(run, spec))
-    except IntegrityError:
-        raise _conflict(dag_id, run.run_id, run.execution_date) from None
-    return run
+    attempts_left = _TRIGGER_ATTEMPTS
+    while True:
+        run = new_dag_run(
+            spec, dag_hash, run_id=run_id, logical_date=logical_date, data_interval=data_interval, conf=conf,
+            note=note, external_trigger=external_trigger, run_type=run_type, state=state, now=now,
+        )
+        try:
+            insert_dag_runs([run], new_task_instances(run, spec))
+            return run
+        except IntegrityError:
+            run_id_taken, date_taken = _taken(dag_id, run.run_id, run.execution_date)
+            # A caller who named no logical date asked for "now": two triggers in the same
+            # microsecond must not make one of them a 409, so the loser takes the next microsecond.
+            retry = logical_date is None and date_taken and not (run_id is not None and run_id_taken)
+            attempts_left -= 1
+            if not retry or attempts_left == 0:
+                raise _conflict(dag_id, run.run_id, run.execution_date, date_taken) from None
+            now = max(utcnow(), run.execution_date + _ONE_MICROSECOND)
+
+
+_TRIGGER_ATTEMPTS = 5
+_ONE_MICROSECOND = dt.timedelta(microseconds=1)
 
 
 def triggerable_dag(dag_id: str) -> tuple[DagSpec, str | None]:
@@ -195,14 +208,19 @@ def _data_interval(spec: DagSpec, run_type: str, logical_date: dt.datetime, give
     return timetable.infer_automated_data_interval(spec, logical_date)
 
 
-def _conflict(dag_id: str, run_id: str, logical_date: dt.datetime) -> AlreadyExists:
-    """Name what the insert collided with, as Airflow does (the logical date first)."""
+def _taken(dag_id: str, run_id: str, logical_date: dt.datetime) -> tuple[bool, bool]:
+    """Whether a run of the DAG has this run id, and whether one has this logical date."""
     existing = db.session.execute(
-        select(DagRun.execution_date).where(
+        select(DagRun.run_id, DagRun.execution_date).where(
             DagRun.dag_id == dag_id, or_(DagRun.run_id == run_id, DagRun.execution_date == logical_date)
         )
-    ).scalars().all()
-    if logical_date in existing:
+    ).all()
+    return any(row.run_id == run_id for row in existing), any(row.execution_date == logical_date for row in existing)
+
+
+def _conflict(dag_id: str, run_id: str, logical_date: dt.datetime, date_taken: bool) -> AlreadyExists:
+    """Name what the insert collided with, as Airflow does (the logical date first)."""
+    if date_taken:
         shown = logical_date.astimezone(dt.timezone.utc).isoformat(sep=" ")
         return AlreadyExists(detail=f"DAGRun with DAG ID: '{dag_id}' and DAGRun logical date: '{shown}' already exists")
     return AlreadyExists(detail=f"DAGRun with DAG ID: '{dag_id}' and DAGRun ID: '{run_id}' already exists")

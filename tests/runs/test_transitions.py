@@ -142,6 +142,33 @@ def test_a_duplicate_run_id_or_logical_date_is_decided_by_the_database(app, dags
     assert db.session.execute(select(func.count()).select_from(TaskInstance)).scalar_one() == 1
 
 
+def test_triggers_without_a_logical_date_in_the_same_microsecond_both_succeed(app, dags, app_ctx):
+    first = runs.trigger_dag_run("other", now=NOW)
+    db.session.commit()
+    second = runs.trigger_dag_run("other", now=NOW)
+    db.session.commit()
+    assert first.execution_date == NOW
+    assert second.execution_date > NOW
+    assert second.run_id == f"manual__{second.execution_date.isoformat()}"
+    named = runs.trigger_dag_run("other", run_id="named", now=NOW)
+    db.session.commit()
+    assert named.execution_date > second.execution_date
+    assert db.session.execute(select(func.count()).select_from(DagRun)).scalar_one() == 3
+
+
+def test_a_taken_run_id_is_409_even_without_a_logical_date(app, dags, app_ctx):
+    runs.trigger_dag_run("other", run_id="r", now=NOW)
+    db.session.commit()
+    with pytest.raises(AlreadyExists) as raised:
+        runs.trigger_dag_run("other", run_id="r", now=NOW)
+    assert raised.value.detail == (
+        "DAGRun with DAG ID: 'other' and DAGRun logical date: '2024-03-01 12:00:00+00:00' already exists"
+    )
+    with pytest.raises(AlreadyExists) as raised:
+        runs.trigger_dag_run("other", run_id="r")
+    assert raised.value.detail == "DAGRun with DAG ID: 'other' and DAGRun ID: 'r' already exists"
+
+
 def test_an_empty_expansion_leaves_one_skipped_placeholder(app, app_ctx):
     spec = DagSpec(dag_id="d", fileloc="f", tasks=[TaskSpec(task_id="m", expand={"x": []}), TaskSpec(task_id="n")])
     tis = runs.new_task_instances(DagRun(dag_id="d", run_id="r"), spec)
