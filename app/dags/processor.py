@@ -2,9 +2,9 @@
 
 Entry points (each commits its work):
 
-- `process_folder(conf, force=False, progress=None)`: parse the DAG folder (and the shipped
-  examples when `[core] load_examples`). Only files whose content changed since they were last
-  stored (`dag_code.source_hash`) are parsed again, unless `force`.
+- `process_folder(conf, force=False, progress=None, wait=True)`: parse the DAG folder (and the
+  shipped examples when `[core] load_examples`). Only files whose content changed since they were
+  last stored (`dag_code.source_hash`) are parsed again, unless `force`.
 - `process_file(conf, fileloc)`: parse one file now, changed or not.
 - `process_priority_requests(conf)`: parse the files asked for through `PUT /parseDagFile`.
 
@@ -14,12 +14,17 @@ the serialized structure and its hash, the source, the next-run fields, datasets
 and tasks' references to them. DAGs whose file disappeared, or that their file no longer
 defines, become inactive. A file's problems are stored as one import error, cleared when fixed.
 
-Several schedulers may share a PostgreSQL database: a processor that finds another one at work
-(an advisory lock) skips its pass instead of doing the same work twice.
+One processor works on a database at a time (an advisory lock on PostgreSQL, a lock file beside
+a SQLite database): two at once would both insert the same new DAGs. A periodic pass (the
+scheduler's, `wait=False`) that finds another processor at work skips instead of doing the same
+work twice; an explicit one (`stableflow dags reserialize`, standalone) waits its turn; a
+`PUT /parseDagFile` that finds the lock taken leaves its request for the scheduler.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import hashlib
 import json
 import logging
@@ -81,10 +86,17 @@ class _File:
 
 
 # -- entry points ------------------------------------------------------------------------------
-def process_folder(conf, *, force: bool = False, progress: Callable[[int], None] | None = None) -> ProcessResult:
+def process_folder(
+    conf, *, force: bool = False, progress: Callable[[int], None] | None = None, wait: bool = True
+) -> ProcessResult:
     """Bring the database in line with the DAG folder."""
-    if not _lock():
-        return ProcessResult(skipped=True)
+    with _exclusive(wait) as locked:
+        if not locked:
+            return ProcessResult(skipped=True)
+        return _process_folder(conf, force, progress)
+
+
+def _process_folder(conf, force: bool, progress: Callable[[int], None] | None) -> ProcessResult:
     defaults = ParseDefaults.from_conf(conf)
     paths = list_dag_files(conf)
     known = dict(db.session.execute(select(DagCode.fileloc, DagCode.source_hash)).all())
@@ -108,23 +120,29 @@ def process_folder(conf, *, force: bool = False, progress: Callable[[int], None]
 
 def process_file(conf, fileloc: str) -> ProcessResult:
     """Parse one file now (a file outside the DAG folders counts as removed); answers its request."""
-    if not _lock():
-        return ProcessResult(skipped=True)
-    result = _process_paths(conf, [fileloc])
-    db.session.execute(delete(DagPriorityParsingRequest).where(DagPriorityParsingRequest.fileloc == fileloc))
-    db.session.commit()
-    return result
+    with _exclusive(wait=False) as locked:
+        if not locked:
+            return ProcessResult(skipped=True)
+        result = _process_paths(conf, [fileloc])
+        db.session.execute(delete(DagPriorityParsingRequest).where(DagPriorityParsingRequest.fileloc == fileloc))
+        db.session.commit()
+        return result
 
 
 def process_priority_requests(conf) -> ProcessResult:
     """Parse the files that `PUT /parseDagFile` asked for, and forget the requests."""
     requests = list(db.session.execute(select(DagPriorityParsingRequest)).scalars())
-    if not requests or not _lock():
-        return ProcessResult(skipped=bool(requests))
-    result = _process_paths(conf, sorted({r.fileloc for r in requests}))
-    db.session.execute(delete(DagPriorityParsingRequest).where(DagPriorityParsingRequest.id.in_([r.id for r in requests])))
-    db.session.commit()
-    return result
+    if not requests:
+        return ProcessResult()
+    with _exclusive(wait=False) as locked:
+        if not locked:
+            return ProcessResult(skipped=True)
+        result = _process_paths(conf, sorted({r.fileloc for r in requests}))
+        db.session.execute(
+            delete(DagPriorityParsingRequest).where(DagPriorityParsingRequest.id.in_([r.id for r in requests]))
+        )
+        db.session.commit()
+        return result
 
 
 def _process_paths(conf, filelocs: list[str]) -> ProcessResult:
@@ -466,11 +484,30 @@ def _recheck_pool_warnings(exclude: set[str]) -> None:
 
 
 # -- helpers -----------------------------------------------------------------------------------
-def _lock() -> bool:
-    """On PostgreSQL, hold the processor lock until commit; False if another processor has it."""
-    if db.session.get_bind().dialect.name != "postgresql":
-        return True
-    return bool(db.session.execute(select(func.pg_try_advisory_xact_lock(_LOCK_KEY))).scalar())
+@contextlib.contextmanager
+def _exclusive(wait: bool):
+    """Hold the processor lock of this database for the block (which commits); yields False when
+    another processor holds it and `wait` is False."""
+    engine = db.session.get_bind()
+    if engine.dialect.name == "postgresql":
+        # Transaction-scoped: released by the block's commit (or by a rollback on error).
+        lock = func.pg_advisory_xact_lock if wait else func.pg_try_advisory_xact_lock
+        locked = db.session.execute(select(lock(_LOCK_KEY))).scalar()
+        yield wait or bool(locked)
+        return
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or database in (None, "", ":memory:"):
+        yield True
+        return
+    with open(database + ".dagprocessor.lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        # What another processor committed while this one waited must be read fresh.
+        db.session.commit()
+        yield True
 
 
 def _chunks(items: Iterable, size: int = CHUNK):

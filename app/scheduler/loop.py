@@ -102,7 +102,7 @@ class SchedulerLoop:
         due = self._last_parse is None or time.monotonic() - self._last_parse >= self.parse_interval
         try:
             if due:
-                processor.process_folder(self.conf)
+                processor.process_folder(self.conf, wait=False)
                 self._last_parse = time.monotonic()
             else:
                 processor.process_priority_requests(self.conf)

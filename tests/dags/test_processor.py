@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
@@ -319,3 +320,53 @@ def test_query_count_does_not_grow_with_the_folder(app, tmp_path, request):
             db.session.remove()
         counts.append(counter.count)
     assert counts[0] == counts[1]
+
+
+def _in_thread(app, fn):
+    """Run fn() in a thread with an app context (its own database session); return the thread."""
+    errors: list[BaseException] = []
+
+    def target():
+        with app.app_context():
+            try:
+                fn()
+            except BaseException as exc:  # handed to the test
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    thread = threading.Thread(target=target)
+    thread.errors = errors
+    thread.start()
+    return thread
+
+
+def test_two_processors_at_once_do_not_collide(app, app_ctx, folder, conf):
+    for n in range(20):
+        write(folder, f"d{n}.yaml", f"dag_id: d{n}\ntasks: [{{task_id: t}}]\n")
+    threads = [_in_thread(app, lambda: processor.process_folder(conf, force=True)) for _ in range(3)]
+    for thread in threads:
+        thread.join(60)
+        assert thread.errors == []
+    assert set(dag_rows()) == {f"d{n}" for n in range(20)}
+
+
+def test_a_periodic_pass_skips_while_another_processor_works_and_an_explicit_one_waits(app, app_ctx, folder, conf):
+    write(folder, "daily.yaml", DAILY)
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_the_lock():
+        with processor._exclusive(wait=True):
+            holding.set()
+            release.wait(30)
+            db.session.commit()
+
+    holder = _in_thread(app, hold_the_lock)
+    assert holding.wait(30)
+    assert processor.process_folder(conf, wait=False).skipped
+    assert dag_rows() == {}
+    threading.Timer(0.3, release.set).start()
+    assert not processor.process_folder(conf).skipped
+    holder.join(30)
+    assert holder.errors == []
+    assert set(dag_rows()) == {"daily"}
