@@ -12,7 +12,7 @@ from flask.sessions import SecureCookieSessionInterface
 from app.errors import BadRequest, Unauthenticated
 from app.passwords import verify_password
 from auth_backends import lookup_user
-from auth_backends.session import SESSION_USER_KEY
+from auth_backends.session import start_session
 
 bp = Blueprint("stableflow_auth", __name__, url_prefix="/auth")
 
@@ -34,9 +34,7 @@ def login():
         record_failed_login(user, conf)
         raise Unauthenticated(detail="Invalid username or password.")
     record_successful_login(user)
-    session.clear()
-    session[SESSION_USER_KEY] = user.username
-    session.permanent = True
+    start_session(user)
     return jsonify({"username": user.username})
 
 

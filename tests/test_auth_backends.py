@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
 import importlib
 import logging
 import re
@@ -245,6 +246,61 @@ def test_session_ends_when_the_user_is_deactivated(app, client):
     assert client.get("/api/v1/users").status_code == 200
     _set_user(app, "admin", active=False)
     assert client.get("/api/v1/users").status_code == 401
+
+
+def _patch_user(client, username, update_mask, body):
+    return client.patch(
+        f"/api/v1/users/{username}?update_mask={update_mask}", json=body, headers=basic_auth("admin")
+    )
+
+
+def _session_payload(app, client) -> dict:
+    cookie = client.get_cookie("stableflow_session")
+    return app.session_interface.get_signing_serializer(app).loads(cookie.value)
+
+
+def test_session_ends_when_the_password_changes(app, client):
+    _login(client, "viewer")
+    assert client.get("/api/v1/pools").status_code == 200
+    assert _patch_user(client, "viewer", "password", {"password": "a-new-password"}).status_code == 200
+    assert client.get("/api/v1/pools").status_code == 401
+    assert _login(client, "viewer", TEST_PASSWORD).status_code == 401
+    assert _login(client, "viewer", "a-new-password").status_code == 200
+    assert client.get("/api/v1/pools").status_code == 200
+
+
+def test_session_survives_changes_that_keep_the_password(client):
+    _login(client, "viewer")
+    assert _patch_user(client, "viewer", "first_name", {"first_name": "Renamed"}).status_code == 200
+    assert client.get("/api/v1/pools").status_code == 200
+
+
+def test_session_cookie_holds_a_keyed_fingerprint_never_the_password_hash(app, client):
+    _login(client, "viewer")
+    payload = _session_payload(app, client)
+    stored_hash = _user(app, "viewer").password
+    assert set(payload) == {"stableflow_user", "stableflow_password", "_permanent"}
+    assert payload["stableflow_user"] == "viewer"
+    assert stored_hash not in repr(payload)
+    assert re.fullmatch(r"[0-9a-f]{64}", payload["stableflow_password"])
+    assert payload["stableflow_password"] != hashlib.sha256(stored_hash.encode()).hexdigest()
+
+
+def test_a_signed_session_without_the_password_fingerprint_is_refused(app, client):
+    cookie = app.session_interface.get_signing_serializer(app).dumps({"stableflow_user": "admin"})
+    client.set_cookie("stableflow_session", cookie)
+    assert client.get("/api/v1/users").status_code == 401
+
+
+def test_a_copied_cookie_stays_valid_after_logout(app, client):
+    # Sessions are stateless (docs/auth.md): logout clears the browser's cookie, not a copy.
+    _login(client, "admin")
+    copied = client.get_cookie("stableflow_session").value
+    assert client.post("/auth/logout").status_code == 200
+    assert client.get("/api/v1/users").status_code == 401
+    other = app.test_client()
+    other.set_cookie("stableflow_session", copied)
+    assert other.get("/api/v1/users").status_code == 200
 
 
 def test_api_responses_never_set_cookies(client):
