@@ -8,9 +8,10 @@ import sys
 import textwrap
 import time
 
+import pytest
 from sqlalchemy import create_engine
 
-from app.scheduler.gate import LoopGate
+from app.scheduler.gate import LoopGate, sqlite_database
 
 HOLDER = textwrap.dedent("""\
     import sys, time
@@ -55,8 +56,22 @@ def test_a_holder_waits_for_the_running_loop_to_end(tmp_path):
     assert held_after >= 0.3
 
 
-def test_other_databases_have_no_gate():
-    gate = LoopGate(create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none"))
+@pytest.mark.parametrize("url", ["postgresql+psycopg://nobody@127.0.0.1:1/none", "sqlite://"])
+def test_other_databases_have_no_gate(tmp_path, monkeypatch, url):
+    # A holder keeps the file a gate for this URL's database name would use: the loop runs at once.
+    monkeypatch.chdir(tmp_path)
+    engine = create_engine(url)
+    assert sqlite_database(engine) is None
+    child = holder(str(tmp_path / (engine.url.database or "none")), 2)
+    assert child.stdout.readline() == "ready\n"
+    assert child.stdout.readline().startswith("held after")
+    gate = LoopGate(engine)
+    ran = []
+    started = time.monotonic()
     with gate.loop():
-        pass
+        ran.append(time.monotonic() - started)
     gate.close()
+    child.kill()
+    child.communicate(timeout=10)
+    assert len(ran) == 1
+    assert ran[0] < 1
