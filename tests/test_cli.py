@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from app import cli as app_cli
 from app.cli import cli
 
 
@@ -83,3 +84,55 @@ def test_console_script_runs_outside_the_checkout(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == "auth_backends.deny_all\n"
+
+
+@pytest.fixture
+def restored_environ():
+    """`standalone` exports its settings into os.environ for its children; undo that."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def _start_standalone(runner, monkeypatch) -> tuple[str, list[list[str]]]:
+    """Run `stableflow standalone` with the server and scheduler spawns recorded, not started."""
+    spawned: list[list[str]] = []
+
+    class FakeChild:
+        def __init__(self, cmd, env=None):
+            spawned.append(cmd)
+
+    monkeypatch.setattr(app_cli.subprocess, "Popen", FakeChild)
+    monkeypatch.setattr(app_cli, "_supervise", lambda children: None)
+    result = runner.invoke(cli, ["standalone"])
+    assert result.exit_code == 0, result.output
+    return result.output, spawned
+
+
+def _admin_password_works(password: str) -> bool:
+    from app.passwords import verify_password
+    from app.users import find_user
+
+    with app_cli.app_context():
+        admin = find_user("admin")
+        return verify_password(admin.id, admin.password, password)
+
+
+def test_standalone_saves_the_admin_password_once_and_reuses_it(runner, monkeypatch, tmp_path, restored_environ):
+    monkeypatch.setenv("STABLEFLOW__CORE__LOAD_EXAMPLES", "False")
+    saved = tmp_path / "standalone_admin_password.txt"
+
+    first, spawned = _start_standalone(runner, monkeypatch)
+    password = saved.read_text().strip()
+    assert len(password) >= 16
+    assert saved.stat().st_mode & 0o777 == 0o600
+    assert "username: admin\n" in first
+    assert f"password: {password}\n" in first
+    assert [cmd[1:3] for cmd in spawned] == [["-m", "gunicorn"], ["-m", "app.cli"]]
+    assert _admin_password_works(password)
+
+    second, _ = _start_standalone(runner, monkeypatch)
+    assert saved.read_text().strip() == password
+    assert f"password: {password}\n" in second
+    assert _admin_password_works(password)
