@@ -4,8 +4,10 @@ from __future__ import annotations
 import logging
 
 import pytest
+from sqlalchemy import create_engine
 
 from app.config import ConfigError, UnknownOption, load_config
+from app.extensions import normalize_db_url
 
 
 @pytest.fixture
@@ -102,3 +104,20 @@ def test_every_default_option_has_a_comment():
     for index, line in enumerate(lines):
         if line and not line.startswith(("#", "[")) and "=" in line:
             assert lines[index - 1].startswith("#"), f"option without a comment: {line}"
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgresql://u:p%40ss@db:5432/airflow", "postgresql+psycopg://u:p%40ss@db:5432/airflow"),
+        ("postgres://u:p%40ss@db:5432/airflow", "postgresql+psycopg://u:p%40ss@db:5432/airflow"),
+        ("postgresql+psycopg://u@db/airflow?sslmode=require", "postgresql+psycopg://u@db/airflow?sslmode=require"),
+        ("sqlite:////var/lib/stableflow/stableflow.db", "sqlite:////var/lib/stableflow/stableflow.db"),
+        ("sqlite://", "sqlite://"),
+    ],
+)
+def test_database_urls_use_psycopg_3_and_leave_sqlite_alone(url, expected):
+    normalized = normalize_db_url(url)
+    assert normalized == expected
+    dialect = create_engine(normalized).dialect
+    assert (dialect.name, dialect.driver) == (("postgresql", "psycopg") if "postgres" in url else ("sqlite", "pysqlite"))
