@@ -143,8 +143,19 @@ def gunicorn_command(port=None, host=None, workers=None) -> list[str]:
 @click.option("-w", "--workers", type=int, default=None, help="gunicorn worker processes.")
 def webserver(port, host, workers):
     """Serve the API under gunicorn."""
+    check_auth_backends()
     cmd = gunicorn_command(port, host, workers)
     os.execv(cmd[0], cmd)
+
+
+def check_auth_backends() -> None:
+    """Stop with one line naming the module if an auth backend cannot be imported.
+
+    Every gunicorn worker would otherwise fail on it at boot, burying the cause in tracebacks.
+    """
+    from app.security import load_backends
+
+    load_backends(load_config().getlist("api", "auth_backends"))
 
 
 # -- standalone --------------------------------------------------------------------------------
@@ -211,6 +222,7 @@ def standalone():
     """Migrate, create `admin`, load the examples and serve (with the scheduler, when present)."""
     env = _standalone_env()
     os.environ.update(env)
+    check_auth_backends()
     password = _prepare_standalone()
     conf = load_config()
     click.echo("stableflow standalone")

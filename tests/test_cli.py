@@ -136,3 +136,32 @@ def test_standalone_saves_the_admin_password_once_and_reuses_it(runner, monkeypa
     assert saved.read_text().strip() == password
     assert f"password: {password}\n" in second
     assert _admin_password_works(password)
+
+
+def test_webserver_with_an_unimportable_auth_backend_stops_before_gunicorn(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STABLEFLOW")}
+    env.update(
+        STABLEFLOW_HOME=str(tmp_path),
+        STABLEFLOW__API__AUTH_BACKENDS="auth_backends.basic_auth,mycompany.sso_backend",
+        STABLEFLOW__WEBSERVER__WEB_SERVER_PORT="1",  # a gunicorn started by mistake could not bind
+    )
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("stableflow")), "webserver"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr == (
+        "error: Cannot import auth backend 'mycompany.sso_backend' ([api] auth_backends): "
+        "No module named 'mycompany'\n"
+    )
+
+
+def test_webserver_with_importable_auth_backends_execs_gunicorn(runner, monkeypatch):
+    executed = []
+    monkeypatch.setenv("STABLEFLOW__API__AUTH_BACKENDS", "auth_backends.basic_auth,auth_backends.session")
+    monkeypatch.setattr(app_cli.os, "execv", lambda path, args: executed.append(args))
+    result = runner.invoke(cli, ["webserver", "--port", "8123"])
+    assert result.exit_code == 0, result.output
+    assert [args[1:3] for args in executed] == [["-m", "gunicorn"]]
+    assert "127.0.0.1:8123" in executed[0]
