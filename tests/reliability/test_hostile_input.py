@@ -284,6 +284,40 @@ def test_sql_meta_characters_in_filters_are_plain_values(app, client, admin_head
                 assert_problem(response)
 
 
+def _is_text(schema: dict) -> bool:
+    schema = _resolve(schema)
+    return schema.get("type") == "string" and "format" not in schema
+
+
+BATCH_LISTS = [path for method, path in BODY_OPERATIONS if method == "post" and path.endswith("/list")]
+BATCH_TEXT_FIELDS = [
+    (path, name, schema.get("type") == "array")
+    for path in BATCH_LISTS
+    for name, schema in _resolve(
+        SPEC["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    )["properties"].items()
+    if _is_text(schema) or schema.get("type") == "array" and _resolve(schema["items"]).get("type") == "string"
+]
+
+
+@pytest.mark.parametrize(("path", "name", "is_array"), BATCH_TEXT_FIELDS,
+                         ids=[f"{p} {n}" for p, n, _ in BATCH_TEXT_FIELDS])
+def test_sql_meta_characters_in_batch_list_bodies_are_plain_values(app, client, admin_headers, dags, path, name,  # noqa: F811
+                                                                   is_array):
+    trigger(app)
+    url = API + path
+    # The unfiltered list has rows: an injected always-true condition would return them.
+    assert client.post(url, json={}, headers=admin_headers).get_json()["total_entries"] > 0
+    for value in SQL_META:
+        with unchanged(app, client, admin_headers):
+            response = client.post(url, json={name: [value] if is_array else value}, headers=admin_headers)
+            assert response.status_code < 500, response.get_json()
+            if response.status_code == 200:
+                assert response.get_json()["total_entries"] == 0, (name, value, response.get_json())
+            else:
+                assert_problem(response)
+
+
 ORDER_BY_PATHS = sorted({path for method, path in OPERATIONS if method == "get"
                          and any(p["name"] == "order_by" for p in _params(path, method))})
 
