@@ -25,7 +25,7 @@ from flask import request
 from jsonschema import ValidationError
 
 from app.errors import API_PREFIX, BadRequest
-from app.secrets_masker import REDACTED, is_sensitive, redact
+from app.secrets_masker import hidden_instance, hide_value
 
 log = logging.getLogger(__name__)
 
@@ -82,15 +82,10 @@ def check_api_request() -> None:
 def validation_message(error: ValidationError, body=None) -> str:
     """Connexion's `<message> - '<path>'`, with the value hidden when it is (or holds) a secret."""
     path = ".".join(str(item) for item in error.path)
-    message = error.message
     names = [str(item) for item in error.path if isinstance(item, str)]
-    if (names and is_sensitive(names[-1])) or (names == ["value"] and is_sensitive(_variable_key(body))):
-        hidden = REDACTED
-    else:
-        hidden = redact(error.instance)
-    if hidden != error.instance:
-        shown = repr(error.instance)
-        message = message.replace(shown, repr(hidden)) if shown in message else f"Invalid value {hidden!r}"
+    if names == ["value"]:  # a variable's value is as secret as its key says
+        names = [_variable_key(body)]
+    message = hide_value(error.message, error.instance, hidden_instance(error, names))
     return message + (f" - '{path}'" if path else "")
 
 

@@ -48,3 +48,17 @@ def redact(value, name: str | None = None, names: frozenset[str] | None = None):
     if isinstance(value, (list, tuple)):
         return [redact(v, None, names) for v in value]
     return value
+
+
+def hide_value(message: str, value, hidden) -> str:
+    """A validation `message` that quoted `value`, quoting `hidden` (its redacted form) instead."""
+    if hidden == value:
+        return message
+    shown = repr(value)
+    return message.replace(shown, repr(hidden)) if shown in message else f"Invalid value {hidden!r}"
+
+
+def hidden_instance(error, names: list[str]):
+    """What a jsonschema `error` may quote of its instance: *** when it lies under a secret name
+    (`names`: the field names on its path), else the instance with its secret keys redacted."""
+    return REDACTED if any(is_sensitive(name) for name in names) else redact(error.instance)

@@ -19,6 +19,7 @@ from app.extensions import db
 from app.models import DagModel, DagRun, SerializedDag, TaskInstance, utcnow
 from app.runs import states as S
 from app.runs.logs import delete_run_logs
+from app.secrets_masker import hidden_instance, hide_value
 
 # Airflow's default [scheduler] allowed_run_id_pattern. Run ids become path segments (URLs, log
 # folders), so nothing outside it is accepted.
@@ -51,7 +52,15 @@ def validate_conf(spec: DagSpec, conf: Mapping | None) -> None:
         try:
             jsonschema.validate(value, param.schema, format_checker=jsonschema.FormatChecker())
         except jsonschema.ValidationError as err:
-            raise BadRequest(detail=f"Invalid input for param {name}: {err}") from None
+            raise BadRequest(detail=f"Invalid input for param {name}: {_param_error(name, err)}") from None
+
+
+def _param_error(name: str, err: jsonschema.ValidationError) -> str:
+    """jsonschema's whole text, as Airflow answers it, unless it would quote a secret (a param named
+    like one, or a value holding one): then its message alone, with the value redacted."""
+    names = [name, *(str(item) for item in err.path if isinstance(item, str))]
+    hidden = hidden_instance(err, names)
+    return str(err) if hidden == err.instance else hide_value(err.message, err.instance, hidden)
 
 
 def trigger_dag_run(
