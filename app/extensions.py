@@ -25,9 +25,12 @@ def is_sqlite(url: str) -> bool:
 
 def engine_options(conf) -> dict:
     url = conf.get("database", "sql_alchemy_conn")
+    # A database error's text quotes the statement's parameters (a variable's value, a run's conf,
+    # a password hash) and is logged with the error: keep them out of it.
     if is_sqlite(url):
-        return {"connect_args": {"timeout": conf.getint("database", "sqlite_busy_timeout") / 1000}}
+        return {"hide_parameters": True, "connect_args": {"timeout": conf.getint("database", "sqlite_busy_timeout") / 1000}}
     return {
+        "hide_parameters": True,
         "pool_size": conf.getint("database", "sql_alchemy_pool_size"),
         "max_overflow": conf.getint("database", "sql_alchemy_max_overflow"),
         "pool_recycle": conf.getint("database", "sql_alchemy_pool_recycle"),

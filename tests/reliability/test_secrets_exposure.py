@@ -243,6 +243,25 @@ def test_validation_errors_hide_secret_values(client, admin_headers, caplog, url
     assert not [r for r in caplog.records if "pw-" in r.getMessage()]
 
 
+def test_a_database_error_logs_no_statement_parameters(app, client, admin_headers, caplog, monkeypatch):
+    with app.app_context():
+        dialect = db.engine.dialect
+    execute = dialect.do_execute
+
+    def failing_execute(cursor, statement, parameters, context=None):
+        if statement.startswith("INSERT INTO variable"):
+            raise dialect.loaded_dbapi.OperationalError("the database went away")
+        execute(cursor, statement, parameters, context)
+
+    monkeypatch.setattr(dialect, "do_execute", failing_execute)
+    with caplog.at_level(logging.DEBUG):
+        response = client.post("/api/v1/variables", json={"key": "db_password", "value": "pw-db"}, headers=admin_headers)
+    assert response.status_code == 503
+    assert "the database went away" in caplog.text
+    assert "SQL parameters hidden" in caplog.text
+    assert "pw-db" not in caplog.text
+
+
 @pytest.mark.parametrize(("schema", "value", "detail"), [
     ({"type": "string"}, ["pw-1"], "Invalid input for param api_token: '***' is not of type 'string'"),
     ({"type": "string", "minLength": 8}, "pw-2", "Invalid input for param api_token: '***' is too short"),
