@@ -71,18 +71,23 @@ class NoteBody(Schema):
     note = fields.String(required=True, allow_none=True, validate=validate.Length(max=1000))
 
 
-class ListDagRunsForm(Schema):
-    order_by = fields.String(load_default=None)
+class BatchListForm(Schema):
+    """What the batch list bodies of DAG runs and of task instances share: paging, DAG ids, dates."""
+
     page_offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
     page_limit = fields.Integer(load_default=100, validate=validate.Range(min=1))
     dag_ids = fields.List(fields.String(), load_default=None)
-    states = fields.List(fields.String(), load_default=None)
     execution_date_gte = fields.AwareDateTime(load_default=None)
     execution_date_lte = fields.AwareDateTime(load_default=None)
     start_date_gte = fields.AwareDateTime(load_default=None)
     start_date_lte = fields.AwareDateTime(load_default=None)
     end_date_gte = fields.AwareDateTime(load_default=None)
     end_date_lte = fields.AwareDateTime(load_default=None)
+
+
+class ListDagRunsForm(BatchListForm):
+    order_by = fields.String(load_default=None)
+    states = fields.List(fields.String(), load_default=None)
     updated_at_gte = fields.AwareDateTime(load_default=None)
     updated_at_lte = fields.AwareDateTime(load_default=None)
 

@@ -5,6 +5,7 @@ from typing import NamedTuple
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from app.schemas.dag_run_schema import BatchListForm, NoteBody
 from app.schemas.wire import WireSchema
 
 NEW_STATES = ("success", "failed", "skipped")
@@ -144,22 +145,9 @@ class ClearTaskInstancesBody(Schema):
             raise ValidationError("Exactly one of dag_run_id or (start_date and end_date) must be provided")
 
 
-class TaskInstanceNoteBody(Schema):
-    note = fields.String(required=True, allow_none=True, validate=validate.Length(max=1000))
-
-
-class ListTaskInstanceForm(Schema):
-    page_offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
-    page_limit = fields.Integer(load_default=100, validate=validate.Range(min=1))
-    dag_ids = fields.List(fields.String(), load_default=None)
+class ListTaskInstanceForm(BatchListForm):
     dag_run_ids = fields.List(fields.String(), load_default=None)
     task_ids = fields.List(fields.String(), load_default=None)
-    execution_date_gte = fields.AwareDateTime(load_default=None)
-    execution_date_lte = fields.AwareDateTime(load_default=None)
-    start_date_gte = fields.AwareDateTime(load_default=None)
-    start_date_lte = fields.AwareDateTime(load_default=None)
-    end_date_gte = fields.AwareDateTime(load_default=None)
-    end_date_lte = fields.AwareDateTime(load_default=None)
     duration_gte = fields.Float(load_default=None)
     duration_lte = fields.Float(load_default=None)
     state = fields.List(fields.String(allow_none=True), load_default=None)
@@ -177,5 +165,5 @@ task_instance_reference_collection_schema = TaskInstanceReferenceCollectionSchem
 update_task_instance_body = UpdateTaskInstanceBody()
 update_task_instances_state_body = UpdateTaskInstancesStateBody()
 clear_task_instances_body = ClearTaskInstancesBody()
-task_instance_note_body = TaskInstanceNoteBody()
+task_instance_note_body = NoteBody()
 list_task_instance_form = ListTaskInstanceForm()
