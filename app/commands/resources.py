@@ -123,6 +123,32 @@ def _missing(kind: str, name: str) -> click.ClickException:
     return click.ClickException(f"{kind} {name!r} does not exist")
 
 
+# `key` is the name column of a table: Pool.pool, Variable.key or Connection.conn_id.
+def _rows(key) -> list:
+    """Every row of the key's table, by name."""
+    return list(db.session.execute(select(key.class_).order_by(key)).scalars())
+
+
+def _row(key, name: str):
+    """The row named `name`, or None."""
+    return db.session.execute(select(key.class_).where(key == name)).scalar()
+
+
+def _existing_row(key, name: str):
+    """The row named `name`; an error naming it when there is none."""
+    row = _row(key, name)
+    if row is None:
+        raise _missing(key.class_.__name__, name)
+    return row
+
+
+def _delete_row(key, name: str) -> None:
+    """Delete the row named `name` and commit; an error naming it when there is none."""
+    if db.session.execute(delete(key.class_).where(key == name)).rowcount == 0:
+        raise _missing(key.class_.__name__, name)
+    db.session.commit()
+
+
 # -- pools -----------------------------------------------------------------------------------------
 @click.group()
 def pools():
@@ -148,8 +174,7 @@ def _check_pool(name: str, slots, description, include_deferred) -> dict:
 def pools_list(output):
     """List pools."""
     with _database():
-        rows = db.session.execute(select(Pool).order_by(Pool.pool)).scalars()
-        _print_rows([_pool_row(pool) for pool in rows], output)
+        _print_rows([_pool_row(pool) for pool in _rows(Pool.pool)], output)
 
 
 @pools.command("get")
@@ -158,10 +183,7 @@ def pools_list(output):
 def pools_get(name, output):
     """Show one pool."""
     with _database():
-        pool = db.session.execute(select(Pool).where(Pool.pool == name)).scalar()
-        if pool is None:
-            raise _missing("Pool", name)
-        _print_rows([_pool_row(pool)], output)
+        _print_rows([_pool_row(_existing_row(Pool.pool, name))], output)
 
 
 # Unknown options pass through as arguments, so that `pools set p -1 desc` reads -1 as SLOTS.
@@ -177,7 +199,7 @@ def pools_set(name, slots, description, include_deferred):
     except ProblemError as exc:
         raise click.ClickException(exc.detail or exc.title) from None
     with _database():
-        pool = db.session.execute(select(Pool).where(Pool.pool == name)).scalar() or Pool(pool=name)
+        pool = _row(Pool.pool, name) or Pool(pool=name)
         pool.slots, pool.description, pool.include_deferred = slots, description, include_deferred
         db.session.add(pool)
         db.session.commit()
@@ -191,9 +213,7 @@ def pools_delete(name):
     if name == DEFAULT_POOL:
         raise click.ClickException("default_pool cannot be deleted")
     with _database():
-        if db.session.execute(delete(Pool).where(Pool.pool == name)).rowcount == 0:
-            raise _missing("Pool", name)
-        db.session.commit()
+        _delete_row(Pool.pool, name)
     click.echo(f"Pool {name} deleted")
 
 
@@ -239,14 +259,13 @@ def pools_import(file):
 def pools_export(file):
     """Write every pool to FILE."""
     with _database():
-        rows = db.session.execute(select(Pool).order_by(Pool.pool)).scalars()
         data = {
             pool.pool: {
                 "slots": pool.slots,
                 "description": pool.description,
                 "include_deferred": pool.include_deferred,
             }
-            for pool in rows
+            for pool in _rows(Pool.pool)
         }
     _write_private(file, data)
     click.echo(f"{len(data)} pools exported to {file}")
@@ -330,9 +349,7 @@ def _check_variable(key: str, value: str, description) -> dict:
 def variables_delete(key):
     """Delete variable KEY."""
     with _database():
-        if db.session.execute(delete(Variable).where(Variable.key == key)).rowcount == 0:
-            raise _missing("Variable", key)
-        db.session.commit()
+        _delete_row(Variable.key, key)
     click.echo(f"Variable {key} deleted")
 
 
@@ -413,8 +430,7 @@ def _check_connection(conn_id: str, fields: dict, *, partial: bool = False) -> d
 def connections_list(output):
     """List connections (without passwords or extras)."""
     with _database():
-        rows = db.session.execute(select(Connection).order_by(Connection.conn_id)).scalars()
-        _print_rows([_connection_row(conn) for conn in rows], output)
+        _print_rows([_connection_row(conn) for conn in _rows(Connection.conn_id)], output)
 
 
 @connections.command("get")
@@ -423,9 +439,7 @@ def connections_list(output):
 def connections_get(conn_id, output):
     """Show one connection, its extra with secrets masked and never its password."""
     with _database() as conf:
-        conn = db.session.execute(select(Connection).where(Connection.conn_id == conn_id)).scalar()
-        if conn is None:
-            raise _missing("Connection", conn_id)
+        conn = _existing_row(Connection.conn_id, conn_id)
         row = _connection_row(conn)
         row["extra"] = conn_rules.shown_extra(conn_rules.extra(conn, conf), conf)
         _print_rows([row], output)
@@ -446,7 +460,7 @@ def connections_set(conn_id, **options):
     fields = {name: value for name, value in options.items() if value is not None}
     data = _check_connection(conn_id, fields, partial=True)
     with _database() as conf:
-        conn = db.session.execute(select(Connection).where(Connection.conn_id == conn_id)).scalar()
+        conn = _row(Connection.conn_id, conn_id)
         if conn is None and "conn_type" not in data:
             raise click.ClickException("--conn-type is required for a new connection")
         conn = conn or Connection()
@@ -461,9 +475,7 @@ def connections_set(conn_id, **options):
 def connections_delete(conn_id):
     """Delete connection CONN_ID."""
     with _database():
-        if db.session.execute(delete(Connection).where(Connection.conn_id == conn_id)).rowcount == 0:
-            raise _missing("Connection", conn_id)
-        db.session.commit()
+        _delete_row(Connection.conn_id, conn_id)
     click.echo(f"Connection {conn_id} deleted")
 
 
@@ -506,7 +518,6 @@ def connections_import(file, overwrite):
 def connections_export(file):
     """Write every connection to FILE, passwords and extras decrypted (the file is mode 0600)."""
     with _database() as conf:
-        rows = db.session.execute(select(Connection).order_by(Connection.conn_id)).scalars()
         data = {
             conn.conn_id: {
                 "conn_type": conn.conn_type,
@@ -518,7 +529,7 @@ def connections_export(file):
                 "schema": conn.schema,
                 "extra": conn_rules.extra(conn, conf),
             }
-            for conn in rows
+            for conn in _rows(Connection.conn_id)
         }
     _write_private(file, data)
     click.echo(f"{len(data)} connections exported to {file}")
