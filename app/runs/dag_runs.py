@@ -68,27 +68,20 @@ def trigger_dag_run(
     *,
     run_id: str | None = None,
     logical_date: dt.datetime | None = None,
-    data_interval: tuple[dt.datetime, dt.datetime] | None = None,
-    conf: Mapping | None = None,
-    note: str | None = None,
-    external_trigger: bool = True,
-    run_type: str = "manual",
-    state: str = S.QUEUED,
     now: dt.datetime | None = None,
+    **run_fields,
 ) -> DagRun:
     """Create a run of an active DAG, with its task instances; flushed, not committed.
 
-    Raises NotFound (DAG missing or inactive), BadRequest (import errors, bad conf or run id,
+    `run_fields` are new_dag_run's other keywords (data_interval, conf, note, external_trigger,
+    run_type, state). Raises NotFound (DAG missing or inactive), BadRequest (import errors, bad conf or run id,
     naive dates) or AlreadyExists (the run id or the logical date is taken). Uniqueness is the
     database's call: on a conflict the session's transaction is rolled back before the 409.
     """
     spec, dag_hash = triggerable_dag(dag_id)
     attempts_left = _TRIGGER_ATTEMPTS
     while True:
-        run = new_dag_run(
-            spec, dag_hash, run_id=run_id, logical_date=logical_date, data_interval=data_interval, conf=conf,
-            note=note, external_trigger=external_trigger, run_type=run_type, state=state, now=now,
-        )
+        run = new_dag_run(spec, dag_hash, run_id=run_id, logical_date=logical_date, now=now, **run_fields)
         try:
             insert_dag_runs([run], new_task_instances(run, spec))
             return run
