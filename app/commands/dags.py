@@ -110,24 +110,22 @@ REGEX = click.option("--treat-dag-id-as-regex", "as_regex", is_flag=True, help="
 YES = click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 
 
-@dags_group.command("pause")
-@click.argument("dag_id")
-@REGEX
-@YES
-@OUTPUT
-def pause_dag(dag_id, as_regex, yes, output):
-    """Pause a DAG (or every DAG matching a regular expression)."""
-    _set_paused(dag_id, True, as_regex, yes, output)
+def _pause_command(name: str, paused: bool) -> click.Command:
+    """`dags pause` and `dags unpause`: one command but for the state it sets."""
+
+    @dags_group.command(name, help=f"{name.capitalize()} a DAG (or every DAG matching a regular expression).")
+    @click.argument("dag_id")
+    @REGEX
+    @YES
+    @OUTPUT
+    def command(dag_id, as_regex, yes, output):
+        _set_paused(dag_id, paused, as_regex, yes, output)
+
+    return command
 
 
-@dags_group.command("unpause")
-@click.argument("dag_id")
-@REGEX
-@YES
-@OUTPUT
-def unpause_dag(dag_id, as_regex, yes, output):
-    """Unpause a DAG (or every DAG matching a regular expression)."""
-    _set_paused(dag_id, False, as_regex, yes, output)
+pause_dag = _pause_command("pause", paused=True)
+unpause_dag = _pause_command("unpause", paused=False)
 
 
 @dags_group.command("delete")
