@@ -196,15 +196,7 @@ def users_reset_password(username, email, password, use_random_password):
 @click.option("-r", "--role", required=True, help="Role to add.")
 def users_add_role(username, email, role):
     """Give a user one more role."""
-    from app.extensions import db
-
-    with app_context():
-        user, found = _find_user(username, email), _role(role)
-        if found in user.roles:
-            fail(f'User "{user.username}" is already a member of role "{role}"')
-        user.roles.append(found)
-        db.session.commit()
-        click.echo(f'User "{user.username}" added to role "{role}"')
+    _change_membership(username, email, role, add=True)
 
 
 @users_group.command("remove-role")
@@ -212,15 +204,23 @@ def users_add_role(username, email, role):
 @click.option("-r", "--role", required=True, help="Role to remove.")
 def users_remove_role(username, email, role):
     """Take a role away from a user."""
+    _change_membership(username, email, role, add=False)
+
+
+def _change_membership(username, email, role: str, *, add: bool) -> None:
+    """Add the user to `role` or remove them from it; an error when there is nothing to change."""
     from app.extensions import db
 
     with app_context():
         user, found = _find_user(username, email), _role(role)
-        if found not in user.roles:
-            fail(f'User "{user.username}" is not a member of role "{role}"')
-        user.roles.remove(found)
+        if (found in user.roles) == add:
+            fail(f'User "{user.username}" is {"already" if add else "not"} a member of role "{role}"')
+        if add:
+            user.roles.append(found)
+        else:
+            user.roles.remove(found)
         db.session.commit()
-        click.echo(f'User "{user.username}" removed from role "{role}"')
+        click.echo(f'User "{user.username}" {"added to" if add else "removed from"} role "{role}"')
 
 
 # -- roles -------------------------------------------------------------------------------------
