@@ -31,29 +31,36 @@ from dataclasses import dataclass
 def lookup_user(username: str):
     """The active user with this username, or None."""
     from app.extensions import db
+    from app.permissions_cache import note_revision
 
     if not username:
         return None
-    user = db.session.execute(_user_by_name(), {"username": username}).unique().scalar()
-    if user is None or not user.active:
+    row = db.session.execute(_user_by_name(), {"username": username}).unique().first()
+    if row is None:
+        return None
+    user, rbac_revision = row
+    note_revision(rbac_revision)
+    if not user.active:
         return None
     return user
 
 
 @functools.cache
 def _user_by_name():
-    """The user with its role names, in one query built once (every request runs it).
+    """The user with its role names and the RBAC revision, in one query built once (every request
+    runs it).
 
-    Only the role rows: the identity's permissions come in one query of their own
-    (app.permissions_cache), and loading each role's permissions here cost more than a request.
+    Only the role rows: the identity's permissions are cached per RBAC revision
+    (app.permissions_cache); loading each role's permissions here cost more than a request.
     """
     from sqlalchemy import bindparam, select
     from sqlalchemy.orm import contains_eager
 
     from app.models import Role, User
+    from app.permissions_cache import revision_stmt
 
     return (
-        select(User)
+        select(User, revision_stmt().scalar_subquery())
         .outerjoin(User.roles)
         .where(User.username == bindparam("username"))
         .options(contains_eager(User.roles).lazyload(Role.permissions))

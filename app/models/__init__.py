@@ -19,12 +19,21 @@ from app.models.dataset import (
     dagrun_dataset_event,
 )
 from app.models.resources import Connection, EventLog, Pool, Variable
-from app.models.security import Action, Permission, Resource, Role, User, role_permissions, user_roles
+from app.models.security import (
+    Action,
+    Permission,
+    RbacRevision,
+    Resource,
+    Role,
+    User,
+    role_permissions,
+    user_roles,
+)
 
 __all__ = [
     "Action", "Base", "Connection", "DagCode", "DagModel", "DagPriorityParsingRequest", "DagRun",
     "DagScheduleDatasetReference", "DagTag", "DagWarning", "Dataset", "DatasetDagRunQueue",
-    "DatasetEvent", "EventLog", "ImportErrorRecord", "Job", "Permission", "Pool", "Resource", "Role",
+    "DatasetEvent", "EventLog", "ImportErrorRecord", "Job", "Permission", "Pool", "RbacRevision", "Resource", "Role",
     "SerializedDag", "TaskInstance", "TaskInstanceHistory", "TaskOutletDatasetReference", "User",
     "UtcDateTime", "Variable", "XCom", "dagrun_dataset_event", "role_permissions", "user_roles", "utcnow",
 ]

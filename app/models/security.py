@@ -45,6 +45,23 @@ class Permission(Base):
     resource: Mapped[Resource] = relationship(lazy="joined")
 
 
+class RbacRevision(Base):
+    """One row whose `revision` changes with every change to actions, resources, permissions, roles
+    and role_permissions, in the changing transaction: triggers created by the baseline migration
+    write a new random value on every insert, update, delete (and, on PostgreSQL, truncate) of
+    those tables, whoever makes the change (the API, the CLI, an operator's SQL).
+
+    API workers cache the permissions of a set of roles per revision (app.permissions_cache) and
+    read the revision with the caller's user row, so a change is seen by every worker of every node
+    on its next request. Random rather than counted: a value never comes back unless the tables
+    come back with it (a snapshot restore puts back the permissions it was taken with).
+    """
+
+    __tablename__ = "rbac_revision"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    revision: Mapped[str] = mapped_column(String(32))
+
+
 class Role(Base):
     __tablename__ = "roles"
     id: Mapped[int] = mapped_column(primary_key=True)

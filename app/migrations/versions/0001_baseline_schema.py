@@ -186,6 +186,11 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('resources_pkey')),
     sa.UniqueConstraint('name', name=op.f('resources_name_uq'))
     )
+    op.create_table('rbac_revision',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('revision', sa.String(length=32), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('rbac_revision_pkey'))
+    )
     op.create_table('roles',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=64), nullable=False),
@@ -396,6 +401,39 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['role_id'], ['roles.id'], name=op.f('role_permissions_role_id_fkey'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('role_id', 'permission_id', name=op.f('role_permissions_pkey'))
     )
+    create_rbac_revision_triggers()
+
+
+# The tables whose rows decide what a role may do (see app.models.security.RbacRevision).
+RBAC_TABLES = ('actions', 'resources', 'permissions', 'roles', 'role_permissions')
+SQLITE_RANDOM = 'lower(hex(randomblob(16)))'
+POSTGRESQL_RANDOM = 'md5(random()::text || clock_timestamp()::text)'
+
+
+def create_rbac_revision_triggers() -> None:
+    """One rbac_revision row, rewritten with a new random value by any change to RBAC_TABLES, in
+    the changing transaction."""
+    if op.get_bind().dialect.name == 'postgresql':
+        op.execute(f'INSERT INTO rbac_revision (id, revision) VALUES (1, {POSTGRESQL_RANDOM})')
+        op.execute(
+            'CREATE OR REPLACE FUNCTION rbac_revision_bump() RETURNS trigger LANGUAGE plpgsql AS $$ '
+            f'BEGIN UPDATE rbac_revision SET revision = {POSTGRESQL_RANDOM}; RETURN NULL; END $$'
+        )
+        for table in RBAC_TABLES:
+            # BEFORE, once per statement: every RBAC writer locks the revision row before any RBAC
+            # row, so concurrent RBAC transactions queue on it instead of deadlocking.
+            op.execute(
+                f'CREATE TRIGGER rbac_revision_bump BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON {table} '
+                'FOR EACH STATEMENT EXECUTE FUNCTION rbac_revision_bump()'
+            )
+        return
+    op.execute(f'INSERT INTO rbac_revision (id, revision) VALUES (1, {SQLITE_RANDOM})')
+    for table in RBAC_TABLES:
+        for event in ('INSERT', 'UPDATE', 'DELETE'):
+            op.execute(
+                f'CREATE TRIGGER rbac_revision_{table}_{event.lower()} AFTER {event} ON {table} '
+                f'BEGIN UPDATE rbac_revision SET revision = {SQLITE_RANDOM}; END'
+            )
 
 
 def downgrade() -> None:
@@ -426,6 +464,7 @@ def downgrade() -> None:
     op.drop_table('slot_pool')
     op.drop_table('serialized_dag')
     op.drop_table('roles')
+    op.drop_table('rbac_revision')
     op.drop_table('resources')
     with op.batch_alter_table('log', schema=None) as batch_op:
         batch_op.drop_index('idx_log_event')
@@ -460,3 +499,5 @@ def downgrade() -> None:
     op.drop_table('dag')
     op.drop_table('connection')
     op.drop_table('actions')
+    if op.get_bind().dialect.name == 'postgresql':
+        op.execute('DROP FUNCTION IF EXISTS rbac_revision_bump()')
