@@ -28,7 +28,8 @@ def engine_options(conf) -> dict:
     # A database error's text quotes the statement's parameters (a variable's value, a run's conf,
     # a password hash) and is logged with the error: keep them out of it.
     if is_sqlite(url):
-        return {"hide_parameters": True, "connect_args": {"timeout": conf.getint("database", "sqlite_busy_timeout") / 1000}}
+        timeout = conf.getint("database", "sqlite_busy_timeout") / 1000
+        return {"hide_parameters": True, "connect_args": {"timeout": timeout}}
     return {
         "hide_parameters": True,
         "pool_size": conf.getint("database", "sql_alchemy_pool_size"),

@@ -74,9 +74,10 @@ def trigger_dag_run(
     """Create a run of an active DAG, with its task instances; flushed, not committed.
 
     `run_fields` are new_dag_run's other keywords (data_interval, conf, note, external_trigger,
-    run_type, state). Raises NotFound (DAG missing or inactive), BadRequest (import errors, bad conf or run id,
-    naive dates) or AlreadyExists (the run id or the logical date is taken). Uniqueness is the
-    database's call: on a conflict the session's transaction is rolled back before the 409.
+    run_type, state). Raises NotFound (DAG missing or inactive), BadRequest (import errors, bad
+    conf or run id, naive dates) or AlreadyExists (the run id or the logical date is taken).
+    Uniqueness is the database's call: on a conflict the session's transaction is rolled back
+    before the 409.
     """
     spec, dag_hash = triggerable_dag(dag_id)
     attempts_left = _TRIGGER_ATTEMPTS
