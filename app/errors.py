@@ -148,7 +148,9 @@ def handle_integrity_error(exc: IntegrityError):
     from app.extensions import db
 
     db.session.rollback()
-    log.info("Integrity error on %s %s: %s", request.method, request.path, exc.orig)
+    # First line only: PostgreSQL's detail lines quote the failing row, which may hold a secret.
+    first_line = (str(exc.orig).splitlines() or [type(exc.orig).__name__])[0]
+    log.info("Integrity error on %s %s: %s", request.method, request.path, first_line)
     return problem_response(409, "Conflict", "The resource conflicts with one that exists already.")
 
 

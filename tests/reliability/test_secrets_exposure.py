@@ -262,6 +262,26 @@ def test_a_database_error_logs_no_statement_parameters(app, client, admin_header
     assert "pw-db" not in caplog.text
 
 
+def test_an_integrity_error_logs_only_the_first_line_of_the_database_message(app, client, admin_headers, caplog, monkeypatch):
+    with app.app_context():
+        dialect = db.engine.dialect
+    execute = dialect.do_execute
+
+    def failing_execute(cursor, statement, parameters, context=None):
+        if statement.startswith("INSERT INTO variable"):
+            # PostgreSQL's own wording: the detail line quotes the failing row.
+            raise dialect.loaded_dbapi.IntegrityError(
+                'null value in column "x" violates not-null constraint\nDETAIL:  Failing row contains (pw-row).')
+        execute(cursor, statement, parameters, context)
+
+    monkeypatch.setattr(dialect, "do_execute", failing_execute)
+    with caplog.at_level(logging.DEBUG):
+        response = client.post("/api/v1/variables", json={"key": "db_password", "value": "pw-row"}, headers=admin_headers)
+    assert response.status_code == 409
+    assert "violates not-null constraint" in caplog.text
+    assert "pw-row" not in caplog.text
+
+
 @pytest.mark.parametrize(("schema", "value", "detail"), [
     ({"type": "string"}, ["pw-1"], "Invalid input for param api_token: '***' is not of type 'string'"),
     ({"type": "string", "minLength": 8}, "pw-2", "Invalid input for param api_token: '***' is too short"),
