@@ -51,6 +51,7 @@ def create_app(config_overrides: Mapping[str, Mapping[str, object]] | None = Non
     _configure_flask(flask_app, conf)
     init_db(flask_app, conf)
     if api:
+        from app.parameter_validation import CachingParameterValidator
         from app.request_guards import RedactingRequestBodyValidator
         from app.security import init_auth
 
@@ -62,7 +63,7 @@ def create_app(config_overrides: Mapping[str, Mapping[str, object]] | None = Non
             validate_responses=conf.getboolean("api", "validate_responses"),
             options={"swagger_ui": True, "serve_spec": True},
             # Body validation errors quote the value, except under secret field names.
-            validator_map={"body": RedactingRequestBodyValidator},
+            validator_map={"body": RedactingRequestBodyValidator, "parameter": CachingParameterValidator},
         )
         _register_hooks(flask_app, conf)
         from app.cors import init_cors

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from typing import TYPE_CHECKING
 
 from flask import has_request_context, request
 from sqlalchemy import func, update
@@ -10,6 +11,9 @@ from sqlalchemy import func, update
 from app.audit import record_event
 from app.extensions import db
 from app.models import User, utcnow
+
+if TYPE_CHECKING:
+    from auth_backends import StoredUser
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +24,7 @@ FAILED_LOGIN_EVENT = "failed_login"
 _LAST_LOGIN_GRANULARITY = dt.timedelta(seconds=60)
 
 
-def too_many_failures(user: User, conf) -> bool:
+def too_many_failures(user: StoredUser, conf) -> bool:
     limit = conf.getint("api", "max_failed_logins")
     if limit <= 0 or not user.fail_login_count or user.first_failed_login is None:
         return False
@@ -30,7 +34,7 @@ def too_many_failures(user: User, conf) -> bool:
     return user.fail_login_count >= limit
 
 
-def record_failed_login(user: User, conf) -> None:
+def record_failed_login(user: StoredUser, conf) -> None:
     now = utcnow()
     window = dt.timedelta(seconds=conf.getint("api", "failed_login_window"))
     restart = user.first_failed_login is None or now - user.first_failed_login > window
@@ -47,7 +51,7 @@ def record_failed_login(user: User, conf) -> None:
     log.info("Failed login for user %s", user.username)
 
 
-def record_successful_login(user: User) -> None:
+def record_successful_login(user: StoredUser) -> None:
     now = utcnow()
     if user.fail_login_count or user.last_login is None or now - user.last_login > _LAST_LOGIN_GRANULARITY:
         db.session.execute(
@@ -61,4 +65,3 @@ def record_successful_login(user: User) -> None:
             )
         )
         db.session.commit()
-        db.session.refresh(user)

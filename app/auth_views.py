@@ -51,6 +51,13 @@ class LoginOnlySessionInterface(SecureCookieSessionInterface):
     never set a cookie, as in Airflow.
     """
 
+    def open_session(self, app, request):
+        # Most API calls carry no session cookie: building the signing serializer for them cost
+        # more than the rest of the session handling.
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
+
     def save_session(self, app, session, response):
         if request.blueprint != bp.name:
             return None

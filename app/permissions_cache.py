@@ -72,7 +72,7 @@ def _load(names: frozenset[str]) -> Permissions:
 @functools.cache
 def revision_stmt():
     """SELECT the current RBAC revision (None if its row is gone: then nothing is cached)."""
-    return select(RbacRevision.revision).limit(1)
+    return select(RbacRevision.__table__.c.revision).limit(1)
 
 
 @functools.cache

@@ -142,3 +142,24 @@ def test_database_rows_dump_like_marshmallow():
         row = conn.execute(text("SELECT 'hello' AS text, 3 AS number, NULL AS raw, 'src' AS source_name")).first()
     engine.dispose()
     assert _schemas(WireSchema)().dump(row) == _schemas(Schema)().dump(row)
+
+
+def test_fields_named_like_dict_attributes_read_like_marshmallow():
+    # marshmallow falls back to the attribute when a dict lacks the key: dict's own methods here.
+    def named(base):
+        return type("Named", (base,), {"items": fields.Raw(), "keys": fields.String(), "count": fields.Integer()})
+
+    for data in ({"items": [1], "keys": "k", "count": 2}, {}):
+        assert named(WireSchema)().dump(data) == named(Schema)().dump(data)
+
+
+def test_a_schema_nested_in_itself_dumps_like_marshmallow():
+    def tree(base):
+        class Tree(base):
+            name = fields.String()
+            children = fields.List(fields.Nested(lambda: Tree()))
+
+        return Tree
+
+    data = {"name": "a", "children": [{"name": "b", "children": [_Row(name="c", children=[])]}]}
+    assert tree(WireSchema)().dump(data) == tree(Schema)().dump(data)

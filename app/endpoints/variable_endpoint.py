@@ -41,12 +41,16 @@ def _audit_extra(kwargs: dict) -> dict:
     return extra
 
 
-# Built once (every read of a variable runs it): building a statement costs about what running it does.
+# Built once (every read of a variable runs them): building a statement costs about what running it
+# does. Reads take the row as it is; loading an ORM object is for changing it.
+_ROW_BY_KEY = select(Variable.__table__).where(Variable.__table__.c.key == bindparam("key"))
 _BY_KEY = select(Variable).where(Variable.key == bindparam("key"))
 
 
-def _get_or_404(key: str) -> Variable:
-    variable = db.session.execute(_BY_KEY, {"key": key}).scalar()
+def _get_or_404(key: str, *, to_change: bool = False):
+    """The variable's row to show, or its ORM object `to_change`; 404 if there is none."""
+    result = db.session.execute(_BY_KEY if to_change else _ROW_BY_KEY, {"key": key})
+    variable = result.scalar() if to_change else result.first()
     if variable is None:
         raise NotFound("Variable not found", "Variable does not exist")
     return variable
@@ -85,7 +89,7 @@ def patch_variable(*, variable_key: str, body: dict, update_mask: list[str] | No
     if data["key"] != variable_key:
         raise BadRequest("Invalid post body", "key from request body doesn't match uri parameter")
     data = apply_update_mask(data, update_mask, updatable=UPDATABLE)
-    variable = _get_or_404(variable_key)
+    variable = _get_or_404(variable_key, to_change=True)
     if "value" in data:
         variable.val = data["value"]
     if "description" in data:

@@ -159,6 +159,19 @@ class TestGetPools:
             pool_body("lazy", 10, occupied_slots=3, open_slots=7, **counts),
         ]
 
+    def test_slot_counts_follow_the_page_in_any_order(self, app, client, admin_headers):
+        add_pools(app, *[Pool(pool=f"p{i}", slots=10 - i) for i in range(4)])
+        for i in range(4):
+            add_task_instances(app, f"p{i}", [("running", i + 1)])
+        response = client.get("/api/v1/pools?order_by=slots&limit=2&offset=1", headers=admin_headers)
+        assert response.json == {
+            "pools": [
+                pool_body("p2", 8, running_slots=3, occupied_slots=3, open_slots=5),
+                pool_body("p1", 9, running_slots=2, occupied_slots=2, open_slots=7),
+            ],
+            "total_entries": 5,
+        }
+
     def test_unlimited_pool_never_breaks_the_response(self, app, client, admin_headers):
         add_pools(app, Pool(pool="unlimited", slots=-1))
         add_task_instances(app, "unlimited", [("running", 3)])
