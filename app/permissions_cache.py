@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable
 
-from flask import g, has_app_context
+from flask import g
 from sqlalchemy import bindparam, select
 
 from app.extensions import db
@@ -31,8 +31,7 @@ _cache: tuple[str | None, dict[frozenset[str], Permissions]] = (None, {})
 
 def note_revision(revision: str | None) -> None:
     """Remember the RBAC revision read with the caller's user row, for this request."""
-    if has_app_context():
-        setattr(g, _G_REVISION, revision)
+    setattr(g, _G_REVISION, revision)
 
 
 def permissions_of_roles(role_names: Iterable[str]) -> Permissions:
@@ -49,7 +48,7 @@ def permissions_of_roles(role_names: Iterable[str]) -> Permissions:
 
 def _request_revision() -> str | None:
     if _G_REVISION not in g:
-        g.setdefault(_G_REVISION, db.session.execute(revision_stmt()).scalar())
+        note_revision(db.session.execute(revision_stmt()).scalar())
     return g.get(_G_REVISION)
 
 

@@ -17,12 +17,14 @@ READ_VARIABLES = {"action": {"name": "can_read"}, "resource": {"name": "Variable
 READ_POOLS = {"action": {"name": "can_read"}, "resource": {"name": "Pools"}}
 POOL_READER = {"name": "PoolReader", "actions": [READ_VARIABLES, READ_POOLS]}
 VARIABLE_READER = {"name": "PoolReader", "actions": [READ_VARIABLES]}
-# (action, resource) ids of can_read on Pools, and the role's id, as raw SQL sees them.
-PAIR_IDS = (
+# The permission to read pools granted to / taken from PoolReader, as an operator's SQL would.
+PERMISSION_ID = (
     "SELECT p.id FROM permissions p JOIN actions a ON a.id = p.action_id JOIN resources r ON r.id = p.resource_id "
     "WHERE a.name = 'can_read' AND r.name = 'Pools'"
 )
 ROLE_ID = "SELECT id FROM roles WHERE name = 'PoolReader'"
+GRANT_SQL = f"INSERT INTO role_permissions (role_id, permission_id) VALUES (({ROLE_ID}), ({PERMISSION_ID}))"
+REVOKE_SQL = f"DELETE FROM role_permissions WHERE role_id = ({ROLE_ID}) AND permission_id = ({PERMISSION_ID})"
 
 
 def _revision(app) -> str:
@@ -39,17 +41,8 @@ def _sql(app, statement: str) -> None:
         db.session.remove()
 
 
-def _grant_sql() -> str:
-    return f"INSERT INTO role_permissions (role_id, permission_id) VALUES (({ROLE_ID}), ({PAIR_IDS}))"
-
-
-def _revoke_sql() -> str:
-    return f"DELETE FROM role_permissions WHERE role_id = ({ROLE_ID}) AND permission_id = ({PAIR_IDS})"
-
-
-def _pool_reader(client, admin_headers, actions=None) -> dict:
-    """A role that may read pools (or do `actions`), and user `pia` holding only it."""
-    role = POOL_READER if actions is None else {"name": "PoolReader", "actions": actions}
+def _pool_reader(client, admin_headers, role=POOL_READER) -> dict:
+    """Role PoolReader as given (by default it may read pools), and user `pia` holding only it."""
     assert client.post("/api/v1/roles", json=role, headers=admin_headers).status_code == 200
     user = {
         "username": "pia", "password": TEST_PASSWORD, "email": "pia@example.com", "first_name": "Pia",
@@ -130,7 +123,7 @@ def test_a_new_revision_loads_the_permissions_once(app, client, admin_headers):
 def test_permission_added_or_role_deleted_by_api_is_enforced_on_the_next_request(client, admin_headers):
     # The API only adds permissions to a role (PATCH keeps the others, as in Airflow's); raw SQL
     # removes them (below).
-    pia = _pool_reader(client, admin_headers, actions=VARIABLE_READER["actions"])
+    pia = _pool_reader(client, admin_headers, role=VARIABLE_READER)
     assert client.get("/api/v1/pools", headers=pia).status_code == 403
     granted = client.patch("/api/v1/roles/PoolReader", json=POOL_READER, headers=admin_headers)
     assert granted.status_code == 200
@@ -142,9 +135,9 @@ def test_permission_added_or_role_deleted_by_api_is_enforced_on_the_next_request
 def test_permission_changed_by_raw_sql_is_enforced_on_the_next_request(app, client, admin_headers):
     pia = _pool_reader(client, admin_headers)
     assert client.get("/api/v1/pools", headers=pia).status_code == 200
-    _sql(app, _revoke_sql())
+    _sql(app, REVOKE_SQL)
     assert client.get("/api/v1/pools", headers=pia).status_code == 403
-    _sql(app, _grant_sql())
+    _sql(app, GRANT_SQL)
     assert client.get("/api/v1/pools", headers=pia).status_code == 200
 
 
@@ -162,7 +155,7 @@ def test_without_the_revision_row_nothing_is_cached_and_access_still_follows_the
     pia = _pool_reader(client, admin_headers)
     _sql(app, "DELETE FROM rbac_revision")
     assert client.get("/api/v1/pools", headers=pia).status_code == 200
-    _sql(app, _revoke_sql())
+    _sql(app, REVOKE_SQL)
     assert client.get("/api/v1/pools", headers=pia).status_code == 403
 
 
@@ -186,10 +179,10 @@ def test_every_worker_enforces_a_permission_change_on_the_next_request(tmp_path)
         engine = create_engine(normalize_db_url(server.env["STABLEFLOW__DATABASE__SQL_ALCHEMY_CONN"]))
         try:
             with engine.begin() as conn:
-                conn.execute(text(_revoke_sql()))
+                conn.execute(text(REVOKE_SQL))
             assert _statuses(server, pia) == {403}
             with engine.begin() as conn:
-                conn.execute(text(_grant_sql()))
+                conn.execute(text(GRANT_SQL))
             assert _statuses(server, pia) == {200}
         finally:
             engine.dispose()
