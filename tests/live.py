@@ -129,6 +129,32 @@ def live_database_url(name: str) -> str | None:
     return url.set(database=dbname).render_as_string(hide_password=False)
 
 
+@contextlib.contextmanager
+def fresh_postgres_database(name: str):
+    """A new, empty database `name` on the test PostgreSQL server for the block (its URL), dropped
+    after it; skips the test when the test database is not PostgreSQL."""
+    import pytest
+    from sqlalchemy.engine import make_url
+
+    from tests.conftest import database_url
+
+    url = make_url(database_url())
+    if url.get_backend_name() != "postgresql":
+        pytest.skip("the test database is not PostgreSQL")
+    import psycopg
+
+    name = name.format(test_database=url.database)[:63]
+    admin = url.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def live_env(home: Path, db_url: str | None = None, **options: str) -> dict:
     """Environment for a server in `home`; `options` are STABLEFLOW__S__K=value pairs as S__K."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("STABLEFLOW")}

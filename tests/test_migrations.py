@@ -12,7 +12,6 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from click.testing import CliRunner
 from sqlalchemy import create_engine, select
-from sqlalchemy.engine import make_url
 
 from app.cli import cli
 from app.db_commands import current_revision, head_revision
@@ -21,6 +20,7 @@ from app.models import Action, Base, Permission, Pool, Resource, Role, role_perm
 from app.rbac import DEFAULT_ROLES, VIEWER_PERMISSIONS, get_or_create_permission
 from app.security import CAN_READ, RESOURCE_AUDIT_LOG, RESOURCE_DAG_RUN, RESOURCE_POOL
 from tests.conftest import FERNET_KEY, database_url
+from tests.live import fresh_postgres_database
 
 MIGRATORS = 4
 
@@ -66,19 +66,8 @@ def fresh_database(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path}/fresh.db"
         return
-    url = make_url(database_url())
-    if url.get_backend_name() != "postgresql":
-        pytest.skip("the test database is not PostgreSQL")
-    import psycopg
-
-    name = f"sf_clean_{url.database}_migrate"[:63]
-    admin = url.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield url.set(database=name).render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_postgres_database("sf_clean_{test_database}_migrate") as url:
+        yield url
 
 
 def test_concurrent_db_migrate_on_a_fresh_database(tmp_path, fresh_database):

@@ -243,17 +243,22 @@ def test_validation_errors_hide_secret_values(client, admin_headers, caplog, url
     assert not [r for r in caplog.records if "pw-" in r.getMessage()]
 
 
-def test_a_database_error_logs_no_statement_parameters(app, client, admin_headers, caplog, monkeypatch):
+def fail_variable_inserts(app, monkeypatch, error_class: str, message: str) -> None:
+    """Make every INSERT INTO variable raise the DB-API's `error_class` with `message`."""
     with app.app_context():
         dialect = db.engine.dialect
     execute = dialect.do_execute
 
     def failing_execute(cursor, statement, parameters, context=None):
         if statement.startswith("INSERT INTO variable"):
-            raise dialect.loaded_dbapi.OperationalError("the database went away")
+            raise getattr(dialect.loaded_dbapi, error_class)(message)
         execute(cursor, statement, parameters, context)
 
     monkeypatch.setattr(dialect, "do_execute", failing_execute)
+
+
+def test_a_database_error_logs_no_statement_parameters(app, client, admin_headers, caplog, monkeypatch):
+    fail_variable_inserts(app, monkeypatch, "OperationalError", "the database went away")
     with caplog.at_level(logging.DEBUG):
         response = client.post("/api/v1/variables", json={"key": "db_password", "value": "pw-db"}, headers=admin_headers)
     assert response.status_code == 503
@@ -263,18 +268,9 @@ def test_a_database_error_logs_no_statement_parameters(app, client, admin_header
 
 
 def test_an_integrity_error_logs_only_the_first_line_of_the_database_message(app, client, admin_headers, caplog, monkeypatch):
-    with app.app_context():
-        dialect = db.engine.dialect
-    execute = dialect.do_execute
-
-    def failing_execute(cursor, statement, parameters, context=None):
-        if statement.startswith("INSERT INTO variable"):
-            # PostgreSQL's own wording: the detail line quotes the failing row.
-            raise dialect.loaded_dbapi.IntegrityError(
-                'null value in column "x" violates not-null constraint\nDETAIL:  Failing row contains (pw-row).')
-        execute(cursor, statement, parameters, context)
-
-    monkeypatch.setattr(dialect, "do_execute", failing_execute)
+    # PostgreSQL's own wording: the detail line quotes the failing row.
+    fail_variable_inserts(app, monkeypatch, "IntegrityError",
+                          'null value in column "x" violates not-null constraint\nDETAIL:  Failing row contains (pw-row).')
     with caplog.at_level(logging.DEBUG):
         response = client.post("/api/v1/variables", json={"key": "db_password", "value": "pw-row"}, headers=admin_headers)
     assert response.status_code == 409

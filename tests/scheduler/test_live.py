@@ -13,10 +13,9 @@ from pathlib import Path
 import pytest
 import requests
 from sqlalchemy import func, select, update
-from sqlalchemy.engine import make_url
 
-from tests.conftest import base_overrides, database_url
-from tests.live import free_port, live_env
+from tests.conftest import base_overrides
+from tests.live import free_port, fresh_postgres_database, live_env
 
 STABLEFLOW = str(Path(sys.executable).with_name("stableflow"))
 
@@ -98,19 +97,8 @@ tasks:
 @pytest.fixture
 def scheduler_database():
     """A database of its own (`<test database>_schedulers`) on the test PostgreSQL server."""
-    url = make_url(database_url())
-    if url.get_backend_name() != "postgresql":
-        pytest.skip("several schedulers need PostgreSQL")
-    import psycopg
-
-    name = f"{url.database}_schedulers"[:63]
-    admin = url.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield url.set(database=name).render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_postgres_database("{test_database}_schedulers") as url:
+        yield url
 
 
 def test_two_schedulers_run_every_task_instance_once_while_one_is_killed(tmp_path, scheduler_database):
