@@ -18,14 +18,22 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FAILED_LOGIN_EVENT = "failed_login"
+_LOCKOUT_OFF = frozenset({"off", "false", "no"})
 
 # last_login is refreshed at most this often: a write per authenticated request would make every
 # read a write.
 _LAST_LOGIN_GRANULARITY = dt.timedelta(seconds=60)
 
 
+def failed_login_limit(conf) -> int:
+    """`[api] max_failed_logins`: a count, or 0 or `off` (`false`, `no`) for no lockout."""
+    if conf.get("api", "max_failed_logins").strip().lower() in _LOCKOUT_OFF:
+        return 0
+    return conf.getint("api", "max_failed_logins")
+
+
 def too_many_failures(user: StoredUser, conf) -> bool:
-    limit = conf.getint("api", "max_failed_logins")
+    limit = failed_login_limit(conf)
     if limit <= 0 or not user.fail_login_count or user.first_failed_login is None:
         return False
     window = dt.timedelta(seconds=conf.getint("api", "failed_login_window"))

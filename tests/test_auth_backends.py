@@ -169,8 +169,9 @@ def test_basic_failures_outside_the_window_start_a_new_count(app):
     assert client.get("/api/v1/users", headers=basic_auth("admin")).status_code == 200
 
 
-def test_basic_lockout_can_be_disabled(app):
-    client = make_app(api={"max_failed_logins": 0}).test_client()
+@pytest.mark.parametrize("off", [0, "off"])
+def test_basic_lockout_can_be_disabled(app, off):
+    client = make_app(api={"max_failed_logins": off}).test_client()
     _set_user(app, "admin", fail_login_count=1000, first_failed_login=utcnow())
     assert client.get("/api/v1/users", headers=basic_auth("admin")).status_code == 200
 
