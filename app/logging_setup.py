@@ -81,13 +81,24 @@ def _start_request_timer():
     g.stableflow_request_log_started = time.perf_counter()
 
 
+def _outcome(response) -> str:
+    """The status the client gets, or that a fault rule cut the connection instead (after
+    handling the request, for `drop=after`)."""
+    from app.faults import DROP_KEY
+
+    drop = request.environ.get(DROP_KEY)
+    if drop == "before":
+        return "dropped"
+    return f"{response.status_code} dropped" if drop else str(response.status_code)
+
+
 def _log_request(response):
     from app.errors import API_PREFIX
 
     started = g.pop("stableflow_request_log_started", None)
     if started is not None and request.path.startswith(API_PREFIX):
         milliseconds = (time.perf_counter() - started) * 1000
-        request_log.info("%s %s %s %.1fms", request.method, request.path, response.status_code, milliseconds)
+        request_log.info("%s %s %s %.1fms", request.method, request.path, _outcome(response), milliseconds)
     return response
 
 

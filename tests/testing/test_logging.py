@@ -67,6 +67,15 @@ def test_lines_before_the_caller_is_identified_have_no_user(logging_app, capture
     assert entries[-1][1:] == ("GET /api/v1/pools 401 " + entries[-1][1].split()[-1], "req-2", "-")
 
 
+@pytest.mark.parametrize(("rule", "outcome"), [("drop", "dropped"), ("drop=after", "404 dropped")])
+def test_a_request_a_fault_rule_drops_is_logged_as_dropped(captured, rule, outcome):
+    client = make_app(logging={"log_requests": True}, testing={"fault_rules": f"GET /api/v1/pools/* {rule}"}).test_client()
+    with pytest.raises(ConnectionAbortedError):
+        client.get("/api/v1/pools/nope", headers={**basic_auth("viewer"), "X-Request-ID": "req-3"})
+    [line] = [entry for entry in json_lines(captured["json"]) if entry["logger"] == "stableflow.requests"]
+    assert re.fullmatch(rf"GET /api/v1/pools/nope {outcome} \d+\.\dms", line["message"])
+
+
 def test_lines_outside_requests_have_no_request_fields(captured):
     logging.getLogger("app.scheduler.job").warning("Scheduler job %s stopped", 7)
     [entry] = json_lines(captured["json"])
