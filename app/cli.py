@@ -36,11 +36,25 @@ def cli():
 
 
 def main() -> None:
+    from sqlalchemy.exc import DBAPIError
+
     try:
         cli.main(prog_name="stableflow")
     except ConfigError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
+    except DBAPIError as exc:
+        click.echo(f"error: {database_error(exc)}", err=True)
+        sys.exit(1)
+
+
+def database_error(exc) -> str:
+    """The database's own message instead of a traceback (its first line only: PostgreSQL's detail
+    lines may quote row values), with the way out when the schema is missing or behind."""
+    message = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
+    if "no such table" in message or "does not exist" in message:
+        return f"{message}: the database has no stableflow schema, or an older one; run `stableflow db migrate`"
+    return message
 
 
 # -- version -----------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 
-from app.cli import cli
+from app.cli import cli, main
 from app.extensions import db
 from app.models import Connection, DagRun, Pool, TaskInstance, TaskInstanceHistory, User, Variable, utcnow
 from tests.conftest import FERNET_KEY, basic_auth, database_url
@@ -307,3 +307,21 @@ def test_migrate_first(tmp_path, monkeypatch):
     (tmp_path / "seed.yaml").write_text("pools: {p: {slots: 3}}\n")
     result = CliRunner().invoke(cli, ["seed", "--migrate", str(tmp_path / "seed.yaml")])
     assert (result.exit_code, result.stdout) == (0, "Seeded 1 pools\n")
+
+
+def test_without_a_schema_the_command_names_the_fix_instead_of_a_traceback(tmp_path, monkeypatch):
+    monkeypatch.setenv("STABLEFLOW_HOME", str(tmp_path))
+    monkeypatch.setenv("STABLEFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{tmp_path}/fresh.db")
+    monkeypatch.setenv("STABLEFLOW__CORE__DAGS_FOLDER", str(tmp_path / "dags"))
+    monkeypatch.setenv("STABLEFLOW__CORE__LOAD_EXAMPLES", "False")
+    (tmp_path / "seed.yaml").write_text("pools: {p: {slots: 3}}\n")
+    monkeypatch.setattr("sys.argv", ["stableflow", "seed", str(tmp_path / "seed.yaml")])
+    # main() (the console script), not cli: it turns database errors into one line. Click's
+    # isolation gives it streams that stay open for the log handler it sets up.
+    with CliRunner().isolation() as (_stdout, stderr, _output), pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code == 1
+    assert stderr.getvalue().decode().splitlines()[-1] == (
+        "error: no such table: dag_code: the database has no stableflow schema, or an older one; "
+        "run `stableflow db migrate`"
+    )
