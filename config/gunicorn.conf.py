@@ -47,6 +47,10 @@ timeout = _conf.getint("webserver", "web_server_worker_timeout")
 preload_app = True
 accesslog = None
 errorlog = "-"
+# gunicorn 27's control socket (show config, add or kill workers) is one path per user,
+# ~/.gunicorn/gunicorn.ctl, shared by every server on the machine: a second server takes it over
+# and the first one's exit removes it. stableflow needs none of it. (Older gunicorns ignore this.)
+control_socket_disable = True
 
 
 def pre_fork(server, worker):

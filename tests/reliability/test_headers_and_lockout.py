@@ -53,6 +53,8 @@ def test_every_answer_carries_the_safety_headers_and_no_version_banner(tmp_path)
             assert __version__ not in answer.text, answer.url
     version = next(a for a in answers if a.url.endswith("/version"))
     assert version.json()["version"] == __version__
+    # Nor a management socket beside the API (gunicorn 27 opens one by default).
+    assert "Control socket" not in (tmp_path / "webserver.log").read_text()
 
 
 def _statuses(server, password: str, rounds: int = 6) -> set[int]:
