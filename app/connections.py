@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from app.config import Config
 from app.errors import BadRequest
@@ -19,6 +20,7 @@ _CONN_ID = re.compile(r"^[\w.-]+$")
 ENCRYPTED = ("password", "extra")
 # API name -> column, where they differ.
 COLUMNS = {"connection_id": "conn_id"}
+_NOT_A_URI = "not a connection URI (type://login:password@host:port/schema?extra)"
 FIELDS = ("connection_id", "conn_type", "description", "host", "login", "schema", "port", "password", "extra")
 
 
@@ -31,6 +33,45 @@ def check_conn_id(conn_id: str) -> None:
             detail=f"The key {conn_id!r} has to be made of alphanumeric characters, dashes, dots and "
             "underscores exclusively"
         )
+
+
+def fields_from_uri(uri: str) -> dict:
+    """A connection URI (`type://login:password@host:port/schema?extra`) as API fields, read as
+    Airflow reads one: `postgresql` is `postgres`, `-` in the type is `_`, a second `://` makes
+    the host keep its protocol, and the query is the extra (`__extra__` holds it verbatim).
+    Raises ValueError for text that is not such a URI (without quoting it: it may hold a password)."""
+    if uri.count("://") not in (1, 2):
+        raise ValueError(_NOT_A_URI)
+    scheme = urlsplit(uri).scheme
+    if not scheme:
+        raise ValueError(_NOT_A_URI)
+    host_with_protocol = uri.count("://") == 2
+    rest = uri.replace(f"{scheme}://", "" if host_with_protocol else "//", 1)
+    if host_with_protocol and ("@" in rest.split("://", 1)[0] or ":" in rest.split("://", 1)[0]):
+        raise ValueError(_NOT_A_URI)
+    parts = urlsplit(rest)
+    host = _hostname(parts)
+    if host and host_with_protocol:
+        host = f"{parts.scheme}://{host}"
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    return {
+        "conn_type": "postgres" if scheme == "postgresql" else scheme.replace("-", "_"),
+        "host": host,
+        "schema": unquote(parts.path[1:]),
+        "login": unquote(parts.username) if parts.username else parts.username,
+        "password": unquote(parts.password) if parts.password else parts.password,
+        "port": parts.port,
+        "extra": query.get("__extra__", json.dumps(query)) if query else None,
+    }
+
+
+def _hostname(parts) -> str:
+    """The URI's host, unquoted; a quoted `/` in it (a socket path) keeps the netloc's case."""
+    hostname = unquote(parts.hostname or "")
+    if "/" in hostname:
+        hostname = parts.netloc.rsplit("@", 1)[-1].split(":", 1)[0]
+        hostname = unquote(hostname)
+    return hostname
 
 
 def assign(conn: Connection, data: dict, conf: Config) -> None:

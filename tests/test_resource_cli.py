@@ -270,11 +270,38 @@ def test_connections_import_accepts_extra_as_an_object(app, runner, tmp_path):
     assert decrypt(token) == '{"path": "/data"}'
 
 
+def test_connections_import_accepts_uris_as_airflow_does(app, runner, tmp_path):
+    entries = {
+        "pg": "postgresql://etl:p%40ss@db.example.com:5432/analytics?sslmode=require&token=t0k",
+        "web": "google-cloud-platform://https://example.com/api",
+        "raw": "http://h?__extra__=%7B%22a%22%3A+1%7D",
+    }
+    run(runner, "connections", "import", write(tmp_path, "uris.json", json.dumps(entries)))
+    out = tmp_path / "out.json"
+    run(runner, "connections", "export", out)
+    assert json.loads(out.read_text()) == {
+        "pg": {
+            "conn_type": "postgres", "description": None, "extra": '{"sslmode": "require", "token": "t0k"}',
+            "host": "db.example.com", "login": "etl", "password": "p@ss", "port": 5432, "schema": "analytics",
+        },
+        "raw": {
+            "conn_type": "http", "description": None, "extra": '{"a": 1}', "host": "h", "login": None,
+            "password": None, "port": None, "schema": "",
+        },
+        "web": {
+            "conn_type": "google_cloud_platform", "description": None, "extra": None,
+            "host": "https://example.com", "login": None, "password": None, "port": None, "schema": "api",
+        },
+    }
+
+
 @pytest.mark.parametrize(
     ("entries", "message"),
     [
         ({"ok": {"conn_type": "http"}, "bad id": {"conn_type": "http"}}, "Nothing imported: connection 'bad id' is invalid: The key"),
-        ({"c": "postgres://u:p@h/db"}, "Nothing imported: connection 'c' is invalid: expected an object"),
+        ({"c": "not a uri"}, "Nothing imported: connection 'c' is invalid: not a connection URI (type://"),
+        ({"c": "x://u:pw@h://z"}, "Nothing imported: connection 'c' is invalid: not a connection URI (type://"),
+        ({"c": 5}, "Nothing imported: connection 'c' is invalid: expected an object of connection fields or a URI"),
         ({"c": {"host": "h"}}, "Nothing imported: connection 'c' is invalid: {'conn_type': ['Missing data"),
         ({"c": {"conn_type": "http", "colour": 1}}, "Nothing imported: connection 'c' is invalid: {'colour': ['Unknown field.']}"),
     ],

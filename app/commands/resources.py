@@ -482,8 +482,13 @@ def connections_delete(conn_id):
 def _parse_connections(data: dict) -> dict[str, dict]:
     checked = {}
     for conn_id, entry in data.items():
+        if isinstance(entry, str):  # Airflow's import also takes a connection URI per id
+            try:
+                entry = conn_rules.fields_from_uri(entry)
+            except ValueError as exc:
+                raise _bad_entry("connection", conn_id, exc) from None
         if not isinstance(entry, dict):
-            raise _bad_entry("connection", conn_id, "expected an object of connection fields")
+            raise _bad_entry("connection", conn_id, "expected an object of connection fields or a URI")
         entry = dict(entry)
         if isinstance(entry.get("extra"), dict):
             entry["extra"] = json.dumps(entry["extra"])
@@ -495,7 +500,7 @@ def _parse_connections(data: dict) -> dict[str, dict]:
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--overwrite", is_flag=True, help="Replace connections that exist already (default: skip them).")
 def connections_import(file, overwrite):
-    """Create the connections of FILE (Airflow's `connections export` JSON layout)."""
+    """Create the connections of FILE (Airflow's `connections export` JSON layout, or URIs)."""
     entries = _parse_connections(_read_object(file, "connections"))
     with _database() as conf:
 
