@@ -1,11 +1,11 @@
 """Schedules and Airflow's data-interval arithmetic, as pure functions.
 
 A DAG file's `schedule` is one of: a cron string, a preset (`@once`, `@continuous`, `@hourly`,
-`@daily`, `@weekly`, `@monthly`, `@quarterly`, `@yearly`), an ISO 8601 duration (`PT1H`, `P1D`,
-`P1M`), `null`, or `{"datasets": [uri, ...]}`. Each maps to the Airflow 2.11 timetable it stands
-for, with the same arithmetic: cron strings and presets to `CronDataIntervalTimetable`, durations
-to `DeltaDataIntervalTimetable`, `null` to `NullTimetable`, datasets to
-`DatasetTriggeredTimetable`.
+`@daily`, `@weekly`, `@monthly`, `@quarterly`, `@yearly`; croniter's `@annually` and `@midnight`),
+an ISO 8601 duration (`PT1H`, `P1D`, `P1M`), `null`, or `{"datasets": [uri, ...]}`. Each maps to
+the Airflow 2.11 timetable it stands for, with the same arithmetic: cron strings and presets to
+`CronDataIntervalTimetable`, durations to `DeltaDataIntervalTimetable`, `null` to `NullTimetable`,
+datasets to `DatasetTriggeredTimetable`.
 
 Interface (datetimes are aware; results are aware UTC):
 
@@ -47,6 +47,9 @@ CRON_PRESETS = {
     "@quarterly": "0 0 1 */3 *",
     "@yearly": "0 0 1 1 *",
 }
+# Not Airflow presets but croniter's own, which Airflow passes through to it unchanged (so their
+# timetable_description is empty there too).
+CRONITER_ALIASES = frozenset({"@annually", "@midnight"})
 _ISO_DURATION = re.compile(
     r"^P(?!$)(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
     r"(?:T(?=\d)(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+(?:\.\d+)?)S)?)?$"
@@ -141,6 +144,8 @@ def _parse_schedule(raw) -> Schedule:
         return Schedule("continuous")
     if text.startswith("P"):
         return Schedule("delta", delta=parse_duration(text))
+    if text in CRONITER_ALIASES:
+        return Schedule("cron", cron=text)
     expression = CRON_PRESETS.get(text, text)
     if text.startswith("@") and text not in CRON_PRESETS:
         raise ScheduleError(f"Unknown schedule preset {text!r}")

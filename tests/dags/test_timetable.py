@@ -35,6 +35,8 @@ NOW = at(2024, 3, 10, 12)
         ("@once", "once"),
         ("@continuous", "continuous"),
         ("@hourly", "cron"),
+        ("@annually", "cron"),
+        ("@midnight", "cron"),
         ("*/5 * * * *", "cron"),
         ("PT1H", "delta"),
         ("P1M", "delta"),
@@ -76,6 +78,7 @@ def test_parse_schedule_rejects(raw, message):
             "As frequently as possible, but only one run at a time.",
         ),
         ("@daily", {"__type": "CronExpression", "value": "@daily"}, "At 00:00"),
+        ("@midnight", {"__type": "CronExpression", "value": "@midnight"}, ""),
         ("30 6 * * 1-5", {"__type": "CronExpression", "value": "30 6 * * 1-5"}, "At 06:30, Monday through Friday"),
         ("PT1H", {"__type": "TimeDelta", "days": 0, "seconds": 3600, "microseconds": 0}, ""),
         ("P1DT0.5S", {"__type": "TimeDelta", "days": 1, "seconds": 0, "microseconds": 500000}, ""),
@@ -111,6 +114,13 @@ def test_cron_catchup_first_run_is_the_first_interval_after_start():
     info = timetable.next_dagrun_info(Spec(), None, now=NOW)
     assert info == DagRunInfo(at(2024, 1, 2), DataInterval(at(2024, 1, 1), at(2024, 1, 2)))
     assert info.logical_date == at(2024, 1, 1)
+
+
+def test_croniter_aliases_run_as_the_cron_they_stand_for():
+    info = timetable.next_dagrun_info(Spec(schedule="@annually"), None, now=NOW)
+    assert info.data_interval == DataInterval(at(2024, 1, 1), at(2025, 1, 1))
+    info = timetable.next_dagrun_info(Spec(schedule="@midnight"), None, now=NOW)
+    assert info.data_interval == DataInterval(at(2024, 1, 1), at(2024, 1, 2))
 
 
 def test_cron_catchup_continues_after_the_last_run():
