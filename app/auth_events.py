@@ -9,6 +9,7 @@ from flask import has_request_context, request
 from sqlalchemy import func, update
 
 from app.audit import record_event
+from app.config import ConfigError
 from app.extensions import db
 from app.models import User, utcnow
 
@@ -27,9 +28,13 @@ _LAST_LOGIN_GRANULARITY = dt.timedelta(seconds=60)
 
 def failed_login_limit(conf) -> int:
     """`[api] max_failed_logins`: a count, or 0 or `off` (`false`, `no`) for no lockout."""
-    if conf.get("api", "max_failed_logins").strip().lower() in _LOCKOUT_OFF:
+    value = conf.get("api", "max_failed_logins").strip()
+    if value.lower() in _LOCKOUT_OFF:
         return 0
-    return conf.getint("api", "max_failed_logins")
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(f"[api] max_failed_logins must be a number of failures, or off, not {value!r}") from None
 
 
 def too_many_failures(user: StoredUser, conf) -> bool:

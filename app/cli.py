@@ -164,13 +164,16 @@ def webserver(port, host, workers):
 
 
 def check_auth_backends() -> None:
-    """Stop with one line naming the module if an auth backend cannot be imported.
+    """Stop with one line naming the module if an auth backend cannot be imported (or the option
+    if an auth option is unusable).
 
     Every gunicorn worker would otherwise fail on it at boot, burying the cause in tracebacks.
     """
-    from app.security import load_backends
+    from app.security import check_auth_options, load_backends
 
-    load_backends(load_config().getlist("api", "auth_backends"))
+    conf = load_config()
+    check_auth_options(conf)
+    load_backends(conf.getlist("api", "auth_backends"))
 
 
 # -- standalone --------------------------------------------------------------------------------

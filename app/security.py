@@ -216,12 +216,20 @@ def init_auth(app: Flask, conf) -> None:
     from app.auth_views import LoginOnlySessionInterface
 
     app.session_interface = LoginOnlySessionInterface()
+    check_auth_options(conf)
     backends = load_backends(conf.getlist("api", "auth_backends"))
     app.extensions["stableflow.auth_backends"] = backends
     for backend in backends:
         init = getattr(backend, "init_app", None)
         if init is not None:
             init(app)
+
+
+def check_auth_options(conf) -> None:
+    """Refuse, at startup, auth options the first login would otherwise fail on."""
+    from app.auth_events import failed_login_limit
+
+    failed_login_limit(conf)
 
 
 def _challenges() -> list[str]:

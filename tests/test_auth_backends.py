@@ -176,6 +176,11 @@ def test_basic_lockout_can_be_disabled(app, off):
     assert client.get("/api/v1/users", headers=basic_auth("admin")).status_code == 200
 
 
+def test_an_unusable_lockout_limit_stops_the_app_at_startup():
+    with pytest.raises(ConfigError, match=r"\[api\] max_failed_logins must be a number of failures, or off, not 'ten'"):
+        make_app(api={"max_failed_logins": "ten"})
+
+
 def test_cached_credentials_stop_working_after_password_change(app, client, admin_headers):
     viewer = basic_auth("viewer")
     assert client.get("/api/v1/users", headers=viewer).status_code == 403

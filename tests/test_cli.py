@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from app import cli as app_cli
 from app.cli import cli
+from app.config import ConfigError
 
 
 @pytest.fixture
@@ -155,6 +156,16 @@ def test_webserver_with_an_unimportable_auth_backend_stops_before_gunicorn(tmp_p
         "error: Cannot import auth backend 'mycompany.sso_backend' ([api] auth_backends): "
         "No module named 'mycompany'\n"
     )
+
+
+def test_webserver_with_an_unusable_lockout_limit_stops_before_gunicorn(runner, monkeypatch):
+    executed = []
+    monkeypatch.setenv("STABLEFLOW__API__MAX_FAILED_LOGINS", "ten")
+    monkeypatch.setattr(app_cli.os, "execv", lambda path, args: executed.append(args))
+    result = runner.invoke(cli, ["webserver"])
+    assert isinstance(result.exception, ConfigError)
+    assert "max_failed_logins" in str(result.exception)
+    assert executed == []
 
 
 def test_webserver_with_importable_auth_backends_execs_gunicorn(runner, monkeypatch):
