@@ -230,6 +230,7 @@ def check_auth_options(conf) -> None:
     from app.auth_events import failed_login_limit
 
     failed_login_limit(conf)
+    conf.getint("api", "failed_login_window")
 
 
 def _challenges() -> list[str]:

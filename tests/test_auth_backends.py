@@ -179,6 +179,8 @@ def test_basic_lockout_can_be_disabled(app, off):
 def test_an_unusable_lockout_limit_stops_the_app_at_startup():
     with pytest.raises(ConfigError, match=r"\[api\] max_failed_logins must be a number of failures, or off, not 'ten'"):
         make_app(api={"max_failed_logins": "ten"})
+    with pytest.raises(ConfigError, match=r"\[api\] failed_login_window must be an integer, not '5m'"):
+        make_app(api={"failed_login_window": "5m"})
 
 
 def test_cached_credentials_stop_working_after_password_change(app, client, admin_headers):
