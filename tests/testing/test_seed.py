@@ -299,22 +299,23 @@ def test_a_missing_file(seed_dir):
     assert "does not exist" in result.output
 
 
-def test_migrate_first(tmp_path, monkeypatch):
+def fresh_home_with_a_seed_file(tmp_path, monkeypatch) -> None:
+    """A home whose SQLite file was never migrated, and `seed.yaml` with one pool."""
     monkeypatch.setenv("STABLEFLOW_HOME", str(tmp_path))
     monkeypatch.setenv("STABLEFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{tmp_path}/fresh.db")
     monkeypatch.setenv("STABLEFLOW__CORE__DAGS_FOLDER", str(tmp_path / "dags"))
     monkeypatch.setenv("STABLEFLOW__CORE__LOAD_EXAMPLES", "False")
     (tmp_path / "seed.yaml").write_text("pools: {p: {slots: 3}}\n")
+
+
+def test_migrate_first(tmp_path, monkeypatch):
+    fresh_home_with_a_seed_file(tmp_path, monkeypatch)
     result = CliRunner().invoke(cli, ["seed", "--migrate", str(tmp_path / "seed.yaml")])
     assert (result.exit_code, result.stdout) == (0, "Seeded 1 pools\n")
 
 
 def test_without_a_schema_the_command_names_the_fix_instead_of_a_traceback(tmp_path, monkeypatch):
-    monkeypatch.setenv("STABLEFLOW_HOME", str(tmp_path))
-    monkeypatch.setenv("STABLEFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{tmp_path}/fresh.db")
-    monkeypatch.setenv("STABLEFLOW__CORE__DAGS_FOLDER", str(tmp_path / "dags"))
-    monkeypatch.setenv("STABLEFLOW__CORE__LOAD_EXAMPLES", "False")
-    (tmp_path / "seed.yaml").write_text("pools: {p: {slots: 3}}\n")
+    fresh_home_with_a_seed_file(tmp_path, monkeypatch)
     monkeypatch.setattr("sys.argv", ["stableflow", "seed", str(tmp_path / "seed.yaml")])
     # main() (the console script), not cli: it turns database errors into one line. Click's
     # isolation gives it streams that stay open for the log handler it sets up.
