@@ -49,10 +49,11 @@ def main() -> None:
 
 
 def database_error(exc) -> str:
-    """The database's own message instead of a traceback (its first line only: PostgreSQL's detail
-    lines may quote row values), with the way out when the schema is missing or behind."""
-    lines = str(exc.orig if exc.orig is not None else exc).strip().splitlines()
-    message = lines[0] if lines else type(exc).__name__
+    """The database's own message instead of a traceback, with the way out when the schema is
+    missing or behind."""
+    from app.errors import database_message
+
+    message = database_message(exc)
     if "no such table" in message or "does not exist" in message:
         return f"{message}: the database has no stableflow schema, or an older one; run `stableflow db migrate`"
     return message

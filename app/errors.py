@@ -144,13 +144,18 @@ def handle_http_exception(exc: HTTPException):
     return problem_response(exc.code or 500, exc.name, exc.description, type_="about:blank", headers=headers)
 
 
+def database_message(exc) -> str:
+    """The first line of a database error's own message (a SQLAlchemy DBAPIError), or its name.
+    Only the first: PostgreSQL's detail lines quote the failing row, which may hold a secret."""
+    lines = str(exc.orig if exc.orig is not None else exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
 def handle_integrity_error(exc: IntegrityError):
     from app.extensions import db
 
     db.session.rollback()
-    # First line only: PostgreSQL's detail lines quote the failing row, which may hold a secret.
-    first_line = (str(exc.orig).splitlines() or [type(exc.orig).__name__])[0]
-    log.info("Integrity error on %s %s: %s", request.method, request.path, first_line)
+    log.info("Integrity error on %s %s: %s", request.method, request.path, database_message(exc))
     return problem_response(409, "Conflict", "The resource conflicts with one that exists already.")
 
 
