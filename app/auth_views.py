@@ -53,8 +53,8 @@ class LoginOnlySessionInterface(SecureCookieSessionInterface):
 
     def open_session(self, app, request):
         # Most API calls carry no session cookie: building the signing serializer for them cost
-        # more than the rest of the session handling.
-        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+        # more than the rest of the session handling, and parsing an absent Cookie header as much.
+        if app.secret_key and ("HTTP_COOKIE" not in request.environ or not request.cookies.get(self.get_cookie_name(app))):
             return self.session_class()
         return super().open_session(app, request)
 

@@ -60,11 +60,12 @@ def _request_body():
 
 def _request_texts():
     yield "The path", request.path
-    for key, values in request.args.lists():
-        yield "The query", key
-        for value in values:
-            yield "The query", value
-    if request.is_json:
+    if request.environ.get("QUERY_STRING"):
+        for key, values in request.args.lists():
+            yield "The query", key
+            for value in values:
+                yield "The query", value
+    if request.environ.get("CONTENT_TYPE") and request.is_json:
         for text in _body_texts(_request_body()):
             yield "The request body", text
 
