@@ -69,6 +69,9 @@ def init_db(app: Flask, conf) -> None:
     app.config["SQLALCHEMY_DATABASE_URI"] = url
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(conf)
     db.init_app(app)
+    from app.fast_reads import init_fast_reads
+
+    init_fast_reads(app)
     with app.app_context():
         install_sqlite_pragmas(db.engine, conf.getint("database", "sqlite_busy_timeout"))
 

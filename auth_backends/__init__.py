@@ -30,18 +30,19 @@ from dataclasses import dataclass
 
 def lookup_user(username: str):
     """The active user with this username (a StoredUser), or None."""
-    from app.extensions import db
     from app.permissions_cache import note_revision
 
     if not username:
         return None
-    rows = db.session.execute(_user_by_name(), {"username": username}).all()
+    read = _user_by_name()
+    rows = read.rows({"username": username})
     if not rows:
         return None
-    columns = rows[0]._asdict()
+    columns = dict(zip(read.columns, rows[0], strict=True))
     note_revision(columns.pop("rbac_revision"))
     del columns["role_name"]
-    user = StoredUser(columns, tuple(row.role_name for row in rows if row.role_name is not None))
+    roles = read.columns.index("role_name")
+    user = StoredUser(columns, tuple(row[roles] for row in rows if row[roles] is not None))
     return user if user.active else None
 
 
@@ -65,15 +66,17 @@ class StoredUser:
 @functools.cache
 def _user_by_name():
     """Every column of the user, one row per role with its name, and the RBAC revision, in one
-    statement built once (every request runs it). The identity's permissions are cached per RBAC
-    revision (app.permissions_cache)."""
+    statement built once and read without SQLAlchemy's execution layer (every request runs it;
+    app.fast_reads). The identity's permissions are cached per RBAC revision
+    (app.permissions_cache)."""
     from sqlalchemy import bindparam, select
 
+    from app.fast_reads import FastRead
     from app.models import Role, User, user_roles
     from app.permissions_cache import revision_stmt
 
     users = User.__table__
-    return (
+    return FastRead(
         select(users, Role.__table__.c.name.label("role_name"), revision_stmt().scalar_subquery().label("rbac_revision"))
         .select_from(users)
         .outerjoin(user_roles, user_roles.c.user_id == users.c.id)

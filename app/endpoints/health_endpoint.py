@@ -1,11 +1,14 @@
 """GET /health (no auth): a real metadatabase query and the scheduler's latest heartbeat."""
 from __future__ import annotations
 
+import datetime as dt
 import logging
+from typing import NamedTuple
 
 from sqlalchemy import case, select
 
 from app.extensions import db
+from app.fast_reads import FastRead
 from app.models import Job, utcnow
 from app.queries import conf
 from app.schemas.health_schema import health_schema
@@ -18,22 +21,29 @@ UNHEALTHY = "unhealthy"
 SCHEDULER_JOB = "SchedulerJob"
 
 
-def _latest_scheduler() -> Job | None:
+class SchedulerBeat(NamedTuple):
+    state: str | None
+    latest_heartbeat: dt.datetime | None
+
+
+def _latest_scheduler() -> SchedulerBeat | None:
     """The scheduler job Airflow would report: a running one first, then the freshest heartbeat."""
-    return db.session.execute(_LATEST_SCHEDULER).scalar()
+    row = _LATEST_SCHEDULER.first()
+    return None if row is None else SchedulerBeat(*row)
 
 
-# Built once: monitors poll /health, and building the statement cost as much as running it.
-# CASE rather than ordering on the comparison itself: PostgreSQL sorts NULL states first.
-_LATEST_SCHEDULER = (
-    select(Job)
+# Built once and read as a row (app.fast_reads): monitors poll /health, and building the statement
+# cost as much as running it. CASE rather than ordering on the comparison itself: PostgreSQL sorts
+# NULL states first.
+_LATEST_SCHEDULER = FastRead(
+    select(Job.state, Job.latest_heartbeat)
     .where(Job.job_type == SCHEDULER_JOB, Job.latest_heartbeat.is_not(None))
     .order_by(case((Job.state == "running", 0), else_=1), Job.latest_heartbeat.desc())
     .limit(1)
 )
 
 
-def _alive(job: Job | None) -> bool:
+def _alive(job: SchedulerBeat | None) -> bool:
     if job is None or job.state != "running" or job.latest_heartbeat is None:
         return False
     threshold = conf().getint("scheduler", "scheduler_health_check_threshold")

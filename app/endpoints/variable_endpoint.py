@@ -7,6 +7,7 @@ from sqlalchemy import bindparam, delete, select
 from app.audit import action_logging
 from app.errors import BadRequest, NotFound
 from app.extensions import db
+from app.fast_reads import FastRead
 from app.models import Variable
 from app.queries import apply_update_mask, load_or_400, order_by_clause, paginate, split_csv, upsert
 from app.schemas.variable_schema import (
@@ -42,15 +43,19 @@ def _audit_extra(kwargs: dict) -> dict:
 
 
 # Built once (every read of a variable runs them): building a statement costs about what running it
-# does. Reads take the row as it is; loading an ORM object is for changing it.
-_ROW_BY_KEY = select(Variable.__table__).where(Variable.__table__.c.key == bindparam("key"))
+# does. Reads take the row as it is (app.fast_reads); loading an ORM object is for changing it.
+_ROW_BY_KEY = FastRead(select(Variable.__table__).where(Variable.__table__.c.key == bindparam("key")))
 _BY_KEY = select(Variable).where(Variable.key == bindparam("key"))
 
 
 def _get_or_404(key: str, *, to_change: bool = False):
-    """The variable's row to show, or its ORM object `to_change`; 404 if there is none."""
-    result = db.session.execute(_BY_KEY if to_change else _ROW_BY_KEY, {"key": key})
-    variable = result.scalar() if to_change else result.first()
+    """The variable's row to show (a dict of its columns), or its ORM object `to_change`; 404 if
+    there is none."""
+    if to_change:
+        variable = db.session.execute(_BY_KEY, {"key": key}).scalar()
+    else:
+        row = _ROW_BY_KEY.first({"key": key})
+        variable = None if row is None else dict(zip(_ROW_BY_KEY.columns, row, strict=True))
     if variable is None:
         raise NotFound("Variable not found", "Variable does not exist")
     return variable
