@@ -97,7 +97,7 @@ class DatabaseCollector:
 
 def _pool_metrics():
     # The pool endpoint's own arithmetic, so /metrics and GET /pools never disagree.
-    from app.endpoints.pool_endpoint import _slot_counts, _view
+    from app.endpoints.pool_endpoint import _slot_counts, view_of
 
     size = GaugeMetricFamily("stableflow_pool_slots", "Slots of each pool (-1: unlimited).", labels=["pool"])
     open_ = GaugeMetricFamily("stableflow_pool_open_slots", "Open slots of each pool (-1: unlimited).", labels=["pool"])
@@ -107,7 +107,7 @@ def _pool_metrics():
     pools = list(db.session.execute(select(Pool).order_by(Pool.pool)).scalars())
     counts = _slot_counts([pool.pool for pool in pools])
     for pool in pools:
-        view = _view(pool, counts.get(pool.pool, {}))
+        view = view_of(pool, counts.get(pool.pool, {}))
         size.add_metric([pool.pool], view["slots"])
         open_.add_metric([pool.pool], view["open_slots"])
         for state in ("running", "queued", "scheduled", "deferred"):

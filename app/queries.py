@@ -19,6 +19,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from app.errors import AlreadyExists, BadRequest, NotFound
 from app.extensions import db
+from app.fast_reads import fast_read
 
 
 def conf():
@@ -74,39 +75,52 @@ def paginate(
     clamp: bool = True,
     scalars: bool = True,
     prebuilt: bool = False,
+    total_column: bool = False,
 ) -> Page:
     """One page of `stmt` and the count of all its rows: two queries whatever the page size, or one
     when the page itself tells the count (a short page that is not past the end).
 
-    `prebuilt`: `stmt` is built once and passed again on every request (see `paged_statements`)."""
+    `prebuilt`: `stmt` selects columns only and is built once, then passed again on every request
+    (see `paged_statements`); its rows are read as tuples through app.fast_reads (`scalars` does
+    not apply).
+    `total_column` (prebuilt only): every row ends with the count of all rows, so that a full page
+    needs no second statement; for small tables only, as the count is then made for every page."""
     limit = check_limit(limit, clamp=clamp)
     offset = check_offset(offset)
     if prebuilt:
         bound = {PAGE_LIMIT: limit, PAGE_OFFSET: offset}
-        page_stmt, count_stmt = paged_statements(stmt)
+        page_stmt, count_stmt = paged_statements(stmt, total_column=total_column)
+        items = fast_read(page_stmt).rows(bound)
     else:
         bound = {}
-        page_stmt, count_stmt = stmt.limit(limit).offset(offset), None
-    result = db.session.execute(page_stmt, bound)
-    items = list(result.scalars() if scalars else result)
+        result = db.session.execute(stmt.limit(limit).offset(offset))
+        # all(), not iteration: a result iterated fetches its rows one driver call at a time.
+        items = result.scalars().all() if scalars else result.all()
     # Counting reads every matching row (a whole table for an unfiltered list): skip it when avoidable.
     if len(items) < limit and (items or not offset):
         total = offset + len(items)
+    elif total_column and items:
+        total = items[0][-1]
+    elif prebuilt:
+        total = fast_read(count_stmt).scalar()
     else:
-        total = db.session.execute(count_stmt if prebuilt else _count_statement(stmt)).scalar_one()
+        total = db.session.execute(_count_statement(stmt)).scalar_one()
     return Page(items, total, bound)
 
 
 PAGE_LIMIT, PAGE_OFFSET = "page_limit", "page_offset"
+TOTAL_COLUMN = "total_entries"
 
 
 @functools.lru_cache(maxsize=64)
-def paged_statements(stmt: Select) -> tuple[Select, Select]:
+def paged_statements(stmt: Select, *, total_column: bool = False) -> tuple[Select, Select]:
     """The page (LIMIT and OFFSET bound as PAGE_LIMIT and PAGE_OFFSET) and count statements of a
     statement built once: building and keying a statement cost about what running it does on a
-    small table. Only for statements kept for the life of the process (one per ordering, say)."""
-    page = stmt.limit(bindparam(PAGE_LIMIT)).offset(bindparam(PAGE_OFFSET))
-    return page, _count_statement(stmt)
+    small table. Only for statements kept for the life of the process (one per ordering, say).
+    With `total_column`, the page's rows end with the count (see `paginate`)."""
+    count_stmt = _count_statement(stmt)
+    rows = stmt.add_columns(count_stmt.scalar_subquery().label(TOTAL_COLUMN)) if total_column else stmt
+    return rows.limit(bindparam(PAGE_LIMIT)).offset(bindparam(PAGE_OFFSET)), count_stmt
 
 
 def plain_rows(rows: Sequence) -> list[SimpleNamespace]:

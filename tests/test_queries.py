@@ -110,6 +110,32 @@ def test_paginate_of_nothing_is_one_query(small_pages_app):
         db.session.remove()
 
 
+@pytest.mark.parametrize(
+    ("limit", "offset", "names", "queries"),
+    [
+        (5, 0, ["p0", "p1", "p2", "p3", "p4"], 1),  # a full page: its rows carry the count
+        (5, 6, ["p6", "p7"], 1),
+        (5, 8, [], 2),  # past the end: no row to carry it
+    ],
+)
+def test_prebuilt_paginate_with_the_total_in_the_rows(small_pages_app, limit, offset, names, queries):
+    with small_pages_app.app_context():
+        db.session.add_all([Pool(pool=f"p{i}", slots=i) for i in range(8)])
+        db.session.commit()
+        stmt = _PREBUILT_POOLS
+        with count_queries(small_pages_app) as counter:
+            page = paginate(stmt, limit=limit, offset=offset, prebuilt=True, total_column=True)
+        assert ([row[0] for row in page.items], page.total_entries, counter.count) == (names, 8, queries)
+        # Without the statement watcher the rows come through app.fast_reads: the same page.
+        again = paginate(stmt, limit=limit, offset=offset, prebuilt=True, total_column=True)
+        assert (again.items, again.total_entries) == (page.items, 8)
+        db.session.remove()
+
+
+# Prebuilt statements are kept for the life of the process (paged_statements caches on them).
+_PREBUILT_POOLS = select(Pool.pool).where(Pool.pool.like("p%")).order_by(Pool.pool)
+
+
 def test_paginate_list(small_pages):
     items = list("abcdefgh")
     page = paginate_list(items, limit=2, offset=1)

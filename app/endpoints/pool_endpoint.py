@@ -6,11 +6,12 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from flask import Response
-from sqlalchemy import Select, bindparam, delete, func, select
+from sqlalchemy import Select, bindparam, delete, func, or_, select
 
 from app.audit import action_logging
 from app.errors import BadRequest, NotFound
 from app.extensions import db
+from app.fast_reads import fast_read
 from app.models import Pool, TaskInstance
 from app.queries import (
     apply_update_mask,
@@ -19,16 +20,9 @@ from app.queries import (
     order_by_clause,
     paged_statements,
     paginate,
-    plain_rows,
     require_fields,
 )
-from app.schemas.pool_schema import (
-    UNLIMITED,
-    PoolCollection,
-    pool_body_schema,
-    pool_collection_schema,
-    pool_schema,
-)
+from app.schemas.pool_schema import UNLIMITED, pool_body_schema, pool_schema
 from app.security import CAN_CREATE, CAN_DELETE, CAN_EDIT, CAN_READ, RESOURCE_POOL, perm, requires_access
 
 DEFAULT_POOL = "default_pool"
@@ -37,6 +31,9 @@ UPDATABLE = ("name", "slots", "description", "include_deferred")
 # API name -> column, where they differ.
 COLUMNS = {"name": "pool"}
 COUNTED_STATES = ("running", "queued", "scheduled", "deferred")
+# What a pool's view is made of, in the order _view takes them.
+VIEW_COLUMNS = (Pool.pool, Pool.slots, Pool.description, Pool.include_deferred)
+_NO_COUNTS: dict[str, int] = {}
 
 
 def _slot_counts(names: Iterable[str]) -> dict[str, dict[str, int]]:
@@ -57,7 +54,9 @@ def _counts_by_pool(rows) -> dict[str, dict[str, int]]:
 def _slot_counts_select(pools) -> Select:
     return (
         select(TaskInstance.pool, TaskInstance.state, func.sum(TaskInstance.pool_slots))
-        .where(TaskInstance.pool.in_(pools), TaskInstance.state.in_(COUNTED_STATES))
+        # One bound value per state, not an IN list: SQLAlchemy expands an IN list's parameter
+        # into the SQL text on every execution.
+        .where(TaskInstance.pool.in_(pools), or_(*(TaskInstance.state == state for state in COUNTED_STATES)))
         .group_by(TaskInstance.pool, TaskInstance.state)
     )
 
@@ -72,33 +71,42 @@ def _pool_list(order_by: str | None) -> tuple[Select, Select]:
     (order_by_clause refuses a name off the list before anything is kept). The counts select the
     page's pool names in a subquery with the same bound limit and offset: an IN list of a page's
     names was rendered into the SQL text on every request."""
-    pools = select(Pool.__table__).order_by(*order_by_clause(order_by, ORDER_BY, "id", tiebreak=Pool.id))
+    pools = select(*VIEW_COLUMNS).order_by(*order_by_clause(order_by, ORDER_BY, "id", tiebreak=Pool.id))
     page, _count = paged_statements(pools)
     return pools, _slot_counts_select(page.with_only_columns(Pool.pool))
 
 
-def _view(pool: Pool, counts: dict[str, int]) -> dict:
-    running, queued = counts.get("running", 0), counts.get("queued", 0)
-    scheduled, deferred = counts.get("scheduled", 0), counts.get("deferred", 0)
-    occupied = running + queued + (deferred if pool.include_deferred else 0)
-    # -1 (unlimited) has no finite number of open slots; Airflow's `inf` breaks the response.
-    open_slots = UNLIMITED if pool.slots == UNLIMITED else max(pool.slots - occupied, 0)
+def _view(name: str, slots: int, description: str | None, include_deferred: bool, counts: dict[str, int]) -> dict:
+    """A pool as the API shows it, with its slot counts (state -> slots), in PoolSchema's fields."""
+    if not counts:  # the common case on a page: no task instance holds a slot of the pool
+        running = queued = scheduled = deferred = occupied = 0
+        open_slots = slots  # -1 (unlimited) stays -1
+    else:
+        running, queued = counts.get("running", 0), counts.get("queued", 0)
+        scheduled, deferred = counts.get("scheduled", 0), counts.get("deferred", 0)
+        occupied = running + queued + (deferred if include_deferred else 0)
+        # -1 (unlimited) has no finite number of open slots; Airflow's `inf` breaks the response.
+        open_slots = UNLIMITED if slots == UNLIMITED else max(slots - occupied, 0)
     return {
-        "pool": pool.pool,
-        "slots": pool.slots,
-        "description": pool.description,
-        "include_deferred": pool.include_deferred,
+        "name": name,
+        "slots": slots,
         "occupied_slots": occupied,
         "running_slots": running,
         "queued_slots": queued,
         "scheduled_slots": scheduled,
         "deferred_slots": deferred,
         "open_slots": open_slots,
+        "description": description,
+        "include_deferred": include_deferred,
     }
 
 
+def view_of(pool: Pool, counts: dict[str, int]) -> dict:
+    return _view(pool.pool, pool.slots, pool.description, pool.include_deferred, counts)
+
+
 def _dump(pool: Pool) -> dict:
-    return pool_schema.dump(_view(pool, _slot_counts([pool.pool])[pool.pool]))
+    return pool_schema.dump(view_of(pool, _slot_counts([pool.pool])[pool.pool]))
 
 
 def _get_or_404(pool_name: str) -> Pool:
@@ -116,13 +124,17 @@ def _assign(pool: Pool, data: dict) -> None:
 @requires_access(perm(CAN_READ, RESOURCE_POOL))
 def get_pools(*, limit: int | None = None, offset: int | None = None, order_by: str | None = None):
     """List pools with their slot counts."""
-    # Rows, not Pool objects: a page is only read, and loading 100 objects cost a fifth of the request.
+    # Column rows read as tuples (app.fast_reads), with the count of all pools (a small table) in
+    # the same statement, and views that are already what PoolSchema dumps (a view's types are
+    # the columns' own): Pool objects, a count query and dumping 100 views cost 60% of the request.
     stmt, slot_counts = _pool_list(order_by)
-    page = paginate(stmt, limit=limit, offset=offset, scalars=False, prebuilt=True)
-    pools = plain_rows(page.items)
-    counts = _counts_by_pool(db.session.execute(slot_counts, page.bound)) if pools else {}
-    views = [_view(pool, counts[pool.pool]) for pool in pools]
-    return pool_collection_schema.dump(PoolCollection(views, page.total_entries))
+    page = paginate(stmt, limit=limit, offset=offset, prebuilt=True, total_column=True)
+    counts = _counts_by_pool(fast_read(slot_counts).rows(page.bound)) if page.items else _NO_COUNTS
+    pools = [
+        _view(name, slots, description, include_deferred, counts.get(name, _NO_COUNTS))
+        for name, slots, description, include_deferred, _total in page.items
+    ]
+    return {"pools": pools, "total_entries": page.total_entries}
 
 
 @requires_access(perm(CAN_READ, RESOURCE_POOL))

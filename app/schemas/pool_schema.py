@@ -1,8 +1,6 @@
 """Pools: the writable body fields, and the pool as the API shows it with its slot counts."""
 from __future__ import annotations
 
-from typing import NamedTuple
-
 from marshmallow import Schema, ValidationError, fields, validate
 
 from app.schemas.wire import WireSchema
@@ -25,9 +23,10 @@ class PoolBodySchema(Schema):
 
 
 class PoolSchema(WireSchema):
-    """A pool with its slot counts (the dicts pool_endpoint._view builds)."""
+    """A pool with its slot counts (the dicts pool_endpoint._view builds). A page of pools is sent
+    as its views: dumping them gives them back unchanged (tests/endpoints/test_pool_endpoint.py)."""
 
-    name = fields.String(attribute="pool")
+    name = fields.String()
     slots = fields.Integer()
     occupied_slots = fields.Integer()
     running_slots = fields.Integer()
@@ -39,16 +38,5 @@ class PoolSchema(WireSchema):
     include_deferred = fields.Boolean()
 
 
-class PoolCollection(NamedTuple):
-    pools: list
-    total_entries: int
-
-
-class PoolCollectionSchema(WireSchema):
-    pools = fields.List(fields.Nested(PoolSchema))
-    total_entries = fields.Integer()
-
-
 pool_body_schema = PoolBodySchema()
 pool_schema = PoolSchema()
-pool_collection_schema = PoolCollectionSchema()

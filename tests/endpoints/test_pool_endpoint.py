@@ -10,6 +10,7 @@ from sqlalchemy import select
 from app.errors import TYPE_BY_STATUS
 from app.extensions import db
 from app.models import DagRun, EventLog, Pool, TaskInstance
+from app.schemas.pool_schema import pool_schema
 from tests.conftest import basic_auth, count_queries, make_app
 
 _RUN_DAYS = itertools.count()
@@ -158,6 +159,22 @@ class TestGetPools:
             pool_body("busy", 10, include_deferred=True, occupied_slots=7, open_slots=3, **counts),
             pool_body("lazy", 10, occupied_slots=3, open_slots=7, **counts),
         ]
+
+    def test_listed_pools_are_what_pool_schema_dumps_and_get_pool_shows(self, app, client, admin_headers):
+        # The list sends its views as they are: they must already be PoolSchema's output.
+        add_pools(app, Pool(pool="busy", slots=10, include_deferred=True), Pool(pool="idle", slots=3),
+                  Pool(pool="unlimited", slots=-1, description="no limit"), Pool(pool="closed", slots=0))
+        add_task_instances(app, "busy", [("running", 2), ("deferred", 4), ("queued", 1)])
+        add_task_instances(app, "unlimited", [("running", 5)])
+        listed = client.get("/api/v1/pools", headers=admin_headers).json["pools"]
+        assert [pool["name"] for pool in listed] == ["default_pool", "busy", "idle", "unlimited", "closed"]
+        numbers = [name for name, field in pool_schema.fields.items() if type(field).__name__ == "Integer"]
+        for pool in listed:
+            assert pool_schema.dump(pool) == pool
+            # JSON tells false from 0: the columns' types survive to the wire (SQLite stores 0/1).
+            assert type(pool["include_deferred"]) is bool
+            assert {type(pool[name]) for name in numbers} == {int}
+            assert client.get(f"/api/v1/pools/{pool['name']}", headers=admin_headers).json == pool
 
     def test_slot_counts_follow_the_page_in_any_order(self, app, client, admin_headers):
         add_pools(app, *[Pool(pool=f"p{i}", slots=10 - i) for i in range(4)])
