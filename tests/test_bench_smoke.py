@@ -47,6 +47,12 @@ def test_dataset_and_http_bench_at_a_trivial_scale(tmp_path):
     assert report["stableflow"]["cold_start_s"] > 0
     assert report["stableflow"]["memory_after_load"]["processes"] == 3
 
+    timed = _run("-m", "bench.profile_request", "--home", str(home), "--timing", "--count", "5",
+                 "GET /pools", "PATCH /variables/{key}")
+    assert timed.returncode == 0, timed.stderr
+    assert [line.split()[:2] for line in timed.stdout.splitlines()] == [["GET", "/pools"], ["PATCH", "/variables/{key}"]]
+    assert all("caches evicted" in line for line in timed.stdout.splitlines())
+
 
 @pytest.mark.timeout(600)
 def test_scheduler_bench_at_a_trivial_scale():
