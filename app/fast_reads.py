@@ -66,6 +66,10 @@ class FastRead:
         row = self.first(params)
         return None if row is None else row[0]
 
+    def mapping(self, row: Row) -> dict[str, object]:
+        """One of its rows as a dict keyed by column name."""
+        return dict(zip(self.columns, row, strict=True))
+
 
 @functools.lru_cache(maxsize=256)
 def fast_read(statement: Select) -> FastRead:

@@ -38,7 +38,7 @@ def lookup_user(username: str):
     rows = read.rows({"username": username})
     if not rows:
         return None
-    columns = dict(zip(read.columns, rows[0], strict=True))
+    columns = read.mapping(rows[0])
     note_revision(columns.pop("rbac_revision"))
     del columns["role_name"]
     roles = read.columns.index("role_name")

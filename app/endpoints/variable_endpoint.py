@@ -55,7 +55,7 @@ def _get_or_404(key: str, *, to_change: bool = False):
         variable = db.session.execute(_BY_KEY, {"key": key}).scalar()
     else:
         row = _ROW_BY_KEY.first({"key": key})
-        variable = None if row is None else dict(zip(_ROW_BY_KEY.columns, row, strict=True))
+        variable = None if row is None else _ROW_BY_KEY.mapping(row)
     if variable is None:
         raise NotFound("Variable not found", "Variable does not exist")
     return variable
